@@ -1,0 +1,80 @@
+# mdcred - MotherDuck service-account token helper.
+# Quick start: `make demo`, `make check`. See README.md.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+SANITIZE ?=
+
+CC ?= cc
+PKGS := libcurl openssl libmicrohttpd
+DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libssl-dev check \
+	libjsmn-dev libmicrohttpd-dev hyperfine jq curl python3 python3-requests openssl
+
+ifeq ($(SANITIZE),1)
+B := build-san
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+OPT := -O1 -g
+HARDEN :=
+else
+B := build
+SAN_FLAGS :=
+OPT := -O2 -g
+HARDEN := -D_FORTIFY_SOURCE=2
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+
+CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) \
+	-Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation \
+	$(HARDEN) -fstack-protector-strong -fPIE $(SAN_FLAGS) -Ilib
+LDFLAGS := -pie -Wl,-z,relro,-z,now $(SAN_FLAGS)
+LIBS = $(PKG_LIBS) -lpthread
+
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+HELPER_SRC := $(wildcard helper/*.c)
+HELPER_OBJ := $(HELPER_SRC:%.c=$(B)/%.o)
+EMU_SRC := $(wildcard emulator/*.c)
+EMU_OBJ := $(EMU_SRC:%.c=$(B)/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+INTEG_SRC := $(wildcard tests/integration/*.c)
+INTEG_OBJ := $(INTEG_SRC:%.c=$(B)/%.o)
+
+.PHONY: all deps demo check test unit integration leakscan bench install clean
+all: $(B)/mdcred $(B)/libmdcred.a $(B)/mdcred-emulator
+
+deps:
+	@sh tests/deps.sh $(DEB_PKGS)
+
+$(B)/%.o: %.c $(wildcard lib/*.h) $(wildcard emulator/*.h) $(wildcard helper/*.h) $(wildcard tests/integration/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+
+$(B)/libmdcred.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/mdcred: $(HELPER_OBJ) $(B)/libmdcred.a
+	$(CC) $(LDFLAGS) -o $@ $(HELPER_OBJ) $(B)/libmdcred.a $(LIBS)
+
+$(B)/mdcred-emulator: $(EMU_OBJ) $(B)/libmdcred.a
+	$(CC) $(LDFLAGS) -o $@ $(EMU_OBJ) $(B)/libmdcred.a $(LIBS)
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(B)/libmdcred.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(B)/libmdcred.a $(LIBS) $(CHECK_LIBS)
+
+$(B)/tests/integration: $(INTEG_OBJ) $(B)/libmdcred.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(INTEG_OBJ) $(B)/libmdcred.a $(LIBS) $(CHECK_LIBS)
+
+clean:
+	rm -rf build build-san
+
+unit: $(UNIT_BIN)
+	@mkdir -p tests/run
+	@for t in $(UNIT_BIN); do CK_FORK=yes $$t || exit 1; done

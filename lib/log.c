@@ -1,0 +1,90 @@
+/* log.c - see log.h. */
+#include "log.h"
+#include "json.h"
+#include "secret.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *log_prog = "mdcred";
+static md_log_level log_threshold = MD_LOG_WARN;
+static md_log_format log_format = MD_LOG_TEXT;
+
+static const char *const level_names[] = {"error", "warning", "info", "debug"};
+
+void md_log_init(const char *prog, md_log_level threshold, md_log_format fmt)
+{
+	log_prog = prog;
+	log_threshold = threshold;
+	log_format = fmt;
+}
+
+void md_log_set_level(md_log_level threshold) { log_threshold = threshold; }
+void md_log_set_format(md_log_format fmt) { log_format = fmt; }
+bool md_log_enabled(md_log_level level) { return level <= log_threshold; }
+
+int md_log_format_parse(const char *s)
+{
+	if (strcmp(s, "text") == 0)
+		return MD_LOG_TEXT;
+	if (strcmp(s, "json") == 0)
+		return MD_LOG_JSON;
+	return -1;
+}
+
+static void log_write_json(md_log_level level, const char *msg)
+{
+	char ts[32];
+	struct timespec now;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 now.tv_nsec / 1000000);
+	_cleanup_secret_ md_secret *line = md_secret_new(256);
+	if (!line)
+		return;
+	md_jw w;
+	md_jw_init(&w, line);
+	md_jw_obj_begin(&w);
+	md_jw_key(&w, "time");
+	md_jw_str(&w, ts);
+	md_jw_key(&w, "level");
+	md_jw_str(&w, level_names[level]);
+	md_jw_key(&w, "prog");
+	md_jw_str(&w, log_prog);
+	md_jw_key(&w, "msg");
+	md_jw_str(&w, msg);
+	md_jw_obj_end(&w);
+	if (md_jw_ok(&w) && md_secret_append(line, "\n", 1) == 0)
+		(void)!write(STDERR_FILENO, md_secret_str(line), md_secret_len(line));
+}
+
+void md_log(md_log_level level, const char *fmt, ...)
+{
+	if (level > log_threshold)
+		return;
+	char msg[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	for (char *p = msg; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	md_secret_redact(msg);
+	if (log_format == MD_LOG_JSON) {
+		log_write_json(level, msg);
+		return;
+	}
+	char line[2200];
+	int n = snprintf(line, sizeof line, "%s: %s%s%s\n", log_prog,
+			 level == MD_LOG_INFO ? "" : level_names[level],
+			 level == MD_LOG_INFO ? "" : ": ", msg);
+	if (n > 0)
+		(void)!write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}

@@ -1,0 +1,29 @@
+/* log.h - the one place that writes diagnostics.
+ *
+ * Owns: the program name, the verbosity threshold and the output format
+ * (text "prog: level: message" or one JSON object per line) for everything
+ * printed to stderr for people. Every line passes md_secret_redact() before
+ * it is written, so a watched secret can never reach the log.
+ */
+#ifndef MD_LOG_H
+#define MD_LOG_H
+
+#include <stdbool.h>
+
+typedef enum { MD_LOG_ERROR = 0, MD_LOG_WARN, MD_LOG_INFO, MD_LOG_DEBUG } md_log_level;
+typedef enum { MD_LOG_TEXT = 0, MD_LOG_JSON } md_log_format;
+
+void md_log_init(const char *prog, md_log_level threshold, md_log_format fmt);
+void md_log_set_level(md_log_level threshold);
+void md_log_set_format(md_log_format fmt);
+bool md_log_enabled(md_log_level level);
+/* Parses "text" / "json"; -1 on anything else. */
+int md_log_format_parse(const char *s);
+
+void md_log(md_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define md_log_error(...) md_log(MD_LOG_ERROR, __VA_ARGS__)
+#define md_log_warn(...) md_log(MD_LOG_WARN, __VA_ARGS__)
+#define md_log_info(...) md_log(MD_LOG_INFO, __VA_ARGS__)
+#define md_log_debug(...) md_log(MD_LOG_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,324 @@
+/* secret.c - see secret.h. */
+#define _GNU_SOURCE
+#include "secret.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include <openssl/crypto.h>
+
+struct md_secret {
+	char *data;
+	size_t len;
+	size_t cap; /* bytes mapped */
+	bool locked;
+	bool watched;
+	struct md_secret *wnext; /* watch registry links */
+	struct md_secret *wprev;
+};
+
+static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static md_secret *watch_head;
+
+static size_t page_round(size_t n)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	if (n == 0)
+		n = 1;
+	return (n + pg - 1) / pg * pg;
+}
+
+static char *region_map(size_t cap, bool *locked)
+{
+	void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	(void)madvise(p, cap, MADV_DONTDUMP);
+	/* mlock can fail under RLIMIT_MEMLOCK; the buffer is still wiped and
+	 * kept out of dumps, so this is "locked where allowed". */
+	*locked = mlock(p, cap) == 0;
+	return p;
+}
+
+static void region_unmap(char *p, size_t cap, bool locked)
+{
+	if (!p)
+		return;
+	OPENSSL_cleanse(p, cap);
+	if (locked)
+		munlock(p, cap);
+	munmap(p, cap);
+}
+
+md_secret *md_secret_new(size_t cap_hint)
+{
+	md_secret *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->cap = page_round(cap_hint + 1);
+	s->data = region_map(s->cap, &s->locked);
+	if (!s->data) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void watch_remove(md_secret *s)
+{
+	pthread_mutex_lock(&watch_lock);
+	if (s->watched) {
+		if (s->wprev)
+			s->wprev->wnext = s->wnext;
+		else
+			watch_head = s->wnext;
+		if (s->wnext)
+			s->wnext->wprev = s->wprev;
+		s->watched = false;
+		s->wnext = s->wprev = NULL;
+	}
+	pthread_mutex_unlock(&watch_lock);
+}
+
+void md_secret_free(md_secret *s)
+{
+	if (!s)
+		return;
+	watch_remove(s);
+	region_unmap(s->data, s->cap, s->locked);
+	free(s);
+}
+
+static int secret_reserve(md_secret *s, size_t need)
+{
+	if (need + 1 <= s->cap)
+		return 0;
+	size_t ncap = s->cap;
+	while (ncap < need + 1) {
+		if (ncap > SIZE_MAX / 2)
+			return -1;
+		ncap *= 2;
+	}
+	bool nlocked;
+	char *n = region_map(ncap, &nlocked);
+	if (!n)
+		return -1;
+	/* The redaction scan reads data under watch_lock: swap under it too. */
+	pthread_mutex_lock(&watch_lock);
+	memcpy(n, s->data, s->len + 1);
+	char *old = s->data;
+	size_t ocap = s->cap;
+	bool olocked = s->locked;
+	s->data = n;
+	s->cap = ncap;
+	s->locked = nlocked;
+	pthread_mutex_unlock(&watch_lock);
+	region_unmap(old, ocap, olocked);
+	return 0;
+}
+
+int md_secret_append(md_secret *s, const void *p, size_t n)
+{
+	if (n > SIZE_MAX - s->len - 1 || secret_reserve(s, s->len + n) < 0)
+		return -1;
+	memcpy(s->data + s->len, p, n);
+	s->len += n;
+	s->data[s->len] = '\0';
+	return 0;
+}
+
+int md_secret_appendf(md_secret *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || secret_reserve(s, s->len + (size_t)n) < 0)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(s->data + s->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	s->len += (size_t)n;
+	return 0;
+}
+
+int md_secret_set(md_secret *s, const void *p, size_t n)
+{
+	md_secret_truncate(s, 0);
+	return md_secret_append(s, p, n);
+}
+
+void md_secret_truncate(md_secret *s, size_t n)
+{
+	if (n >= s->len)
+		return;
+	OPENSSL_cleanse(s->data + n, s->len - n);
+	s->len = n;
+	s->data[n] = '\0';
+}
+
+const char *md_secret_str(const md_secret *s)
+{
+	return s ? s->data : "";
+}
+
+size_t md_secret_len(const md_secret *s)
+{
+	return s ? s->len : 0;
+}
+
+bool md_secret_locked(const md_secret *s)
+{
+	return s && s->locked;
+}
+
+bool md_secret_eq(const md_secret *a, const md_secret *b)
+{
+	if (!a || !b || a->len != b->len)
+		return false;
+	return CRYPTO_memcmp(a->data, b->data, a->len) == 0;
+}
+
+void md_secret_watch(md_secret *s)
+{
+	if (!s || s->len < 8)
+		return;
+	pthread_mutex_lock(&watch_lock);
+	if (!s->watched) {
+		s->watched = true;
+		s->wprev = NULL;
+		s->wnext = watch_head;
+		if (watch_head)
+			watch_head->wprev = s;
+		watch_head = s;
+	}
+	pthread_mutex_unlock(&watch_lock);
+}
+
+void md_secret_redact(char *msg)
+{
+	static const char repl[] = "[redacted]";
+	const size_t rl = sizeof repl - 1;
+	if (!msg)
+		return;
+	pthread_mutex_lock(&watch_lock);
+	for (md_secret *s = watch_head; s; s = s->wnext) {
+		char *hit;
+		while (s->len >= 8 && (hit = memmem(msg, strlen(msg), s->data, s->len))) {
+			size_t tail = strlen(hit + s->len);
+			if (s->len >= rl) {
+				memcpy(hit, repl, rl);
+				memmove(hit + rl, hit + s->len, tail + 1);
+			} else {
+				/* A short value: blank it rather than grow the line. */
+				memset(hit, '*', s->len);
+			}
+		}
+	}
+	pthread_mutex_unlock(&watch_lock);
+}
+
+static void secret_trim(md_secret *s)
+{
+	size_t n = s->len;
+	while (n > 0 && (s->data[n - 1] == '\n' || s->data[n - 1] == '\r' ||
+			 s->data[n - 1] == ' ' || s->data[n - 1] == '\t'))
+		n--;
+	md_secret_truncate(s, n);
+}
+
+int md_secret_read_fd(int fd, size_t max, md_secret **out, md_error *err)
+{
+	*out = NULL;
+	md_secret *s = md_secret_new(4096);
+	if (!s)
+		return md_err_set(err, MD_EFAIL, "out of memory");
+	for (;;) {
+		if (md_secret_len(s) > max) {
+			md_secret_free(s);
+			return md_err_set(err, MD_EUSAGE, "secret is longer than %zu bytes", max);
+		}
+		if (secret_reserve(s, s->len + 4096) < 0) {
+			md_secret_free(s);
+			return md_err_set(err, MD_EFAIL, "out of memory");
+		}
+		ssize_t r = read(fd, s->data + s->len, 4096);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			md_secret_free(s);
+			return md_err_set(err, MD_EUSAGE, "cannot read secret: %s", strerror(e));
+		}
+		if (r == 0)
+			break;
+		s->len += (size_t)r;
+		s->data[s->len] = '\0';
+	}
+	secret_trim(s);
+	if (s->len == 0 || memchr(s->data, '\n', s->len) || strlen(s->data) != s->len) {
+		bool empty = s->len == 0;
+		md_secret_free(s);
+		return md_err_set(err, MD_EUSAGE, empty ? "secret is empty"
+					: "secret must be a single line of text");
+	}
+	md_secret_watch(s);
+	*out = s;
+	return MD_OK;
+}
+
+int md_secret_read_file(const char *path, size_t max, md_secret **out, md_error *err)
+{
+	if (strcmp(path, "-") == 0)
+		return md_secret_read_fd(STDIN_FILENO, max, out, err);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return md_err_set(err, MD_EUSAGE, "cannot open %s: %s", path, strerror(errno));
+	int rc = md_secret_read_fd(fd, max, out, err);
+	close(fd);
+	if (rc)
+		md_err_prefix(err, "%s", path);
+	return rc;
+}
+
+int md_secret_take_env(const char *name, md_secret **out, md_error *err)
+{
+	*out = NULL;
+	char *v = getenv(name);
+	if (!v)
+		return MD_OK;
+	size_t n = strlen(v);
+	md_secret *s = md_secret_new(n);
+	if (!s || md_secret_append(s, v, n) < 0) {
+		md_secret_free(s);
+		return md_err_set(err, MD_EFAIL, "out of memory");
+	}
+	/* getenv points into the live environment block: wipe it there first,
+	 * so /proc/<pid>/environ (which reads the original block) shows none. */
+	OPENSSL_cleanse(v, n);
+	unsetenv(name);
+	secret_trim(s);
+	if (s->len == 0) {
+		md_secret_free(s);
+		return MD_OK;
+	}
+	md_secret_watch(s);
+	*out = s;
+	return MD_OK;
+}
+
+void md_secret_harden_process(void)
+{
+	struct rlimit rl = {0, 0};
+	(void)setrlimit(RLIMIT_CORE, &rl);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}

@@ -1,0 +1,65 @@
+/* secret.h - the secret buffer: the only place a token may live.
+ *
+ * Owns: md_secret, a growable byte buffer backed by its own anonymous
+ * mapping that is mlock()ed where the RLIMIT_MEMLOCK allows, excluded from
+ * core dumps (MADV_DONTDUMP), always NUL-terminated, and wiped with
+ * OPENSSL_cleanse when it grows, shrinks or is freed. Also owns the
+ * redaction registry (values that must never be printed), reading a secret
+ * from a file descriptor or from the environment (scrubbing the environment
+ * block in place), and the process hardening done at start.
+ *
+ * Every response body and every JSON document we build lives in an
+ * md_secret: a body may carry a token, and one type means no copy path
+ * through ordinary heap memory exists to forget about.
+ */
+#ifndef MD_SECRET_H
+#define MD_SECRET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+
+typedef struct md_secret md_secret;
+
+md_secret *md_secret_new(size_t cap_hint);
+void md_secret_free(md_secret *s);
+static inline void md_secret_freep(md_secret **s)
+{
+	md_secret_free(*s);
+	*s = NULL;
+}
+/* The lifetime of a secret is visible in code: `_cleanup_secret_ md_secret *t = ...`. */
+#define _cleanup_secret_ __attribute__((cleanup(md_secret_freep)))
+
+int md_secret_append(md_secret *s, const void *p, size_t n);
+int md_secret_appendf(md_secret *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int md_secret_set(md_secret *s, const void *p, size_t n);
+void md_secret_truncate(md_secret *s, size_t n);
+const char *md_secret_str(const md_secret *s);
+size_t md_secret_len(const md_secret *s);
+bool md_secret_locked(const md_secret *s);
+/* Constant-time equality of two secrets' contents. */
+bool md_secret_eq(const md_secret *a, const md_secret *b);
+
+/* Registers the current value of s (at least 8 bytes) as one that
+ * md_secret_redact() removes from any message; unregistered on free. */
+void md_secret_watch(md_secret *s);
+/* Replaces every watched value in msg (NUL-terminated, in place) with
+ * "[redacted]". Used by the log and error modules on every line. */
+void md_secret_redact(char *msg);
+
+/* Reads all of fd into a new secret, strips trailing whitespace; fails on an
+ * empty value or one over max bytes. The result is watched. */
+int md_secret_read_fd(int fd, size_t max, md_secret **out, md_error *err);
+int md_secret_read_file(const char *path, size_t max, md_secret **out, md_error *err);
+/* Moves the variable's value into a new watched secret, overwrites the value
+ * in the process's environment block in place (so /proc/self/environ no
+ * longer shows it) and unsets it. *out is NULL when the variable is unset. */
+int md_secret_take_env(const char *name, md_secret **out, md_error *err);
+
+/* PR_SET_DUMPABLE 0 and RLIMIT_CORE 0: no core file, no ptrace by peers. */
+void md_secret_harden_process(void);
+
+#endif
