@@ -52,11 +52,13 @@ deps:
 
 $(B)/%.o: %.c $(wildcard lib/*.h) $(wildcard emulator/*.h) $(wildcard helper/*.h) $(wildcard tests/integration/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+	@echo '  CC    $<'
+	@$(CC) $(CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
 
 $(B)/libmdcred.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	@echo '  AR    $@'
+	@rm -f $@ && ar rcs $@ $^
 
 $(B)/mdcred: $(HELPER_OBJ) $(B)/libmdcred.a
 	$(CC) $(LDFLAGS) -o $@ $(HELPER_OBJ) $(B)/libmdcred.a $(LIBS)

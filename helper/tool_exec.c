@@ -1,0 +1,151 @@
+/* tool_exec.c - `mdcred exec`: run a command with a token in its environment. */
+#include "tool.h"
+#include "exec.h"
+#include "file.h"
+#include "format.h"
+#include "log.h"
+#include "validate.h"
+
+#include <limits.h>
+#include <string.h>
+
+#define EXEC_MAX_VARS 64
+#define TOKEN_FILE_MAX 65536
+
+typedef struct {
+	tool_mint_opts mint;
+	const char *from;
+	const char *vars[EXEC_MAX_VARS];
+	size_t nvars;
+	bool revoke_on_exit;
+	const char *user;
+	char **cmd;
+	char path[PATH_MAX];
+	long long ttl;
+} exec_args;
+
+static int exec_parse(int argc, char **argv, exec_args *a, int *exit_code, md_error *err)
+{
+	static const struct option opts[] = {
+		TOOL_MINT_LONGOPTS,
+		{"from", required_argument, NULL, OPT_FROM},
+		{"env", required_argument, NULL, OPT_ENV},
+		{"revoke-on-exit", no_argument, NULL, OPT_REVOKE},
+		{"help", no_argument, NULL, OPT_HELP},
+		{NULL, 0, NULL, 0},
+	};
+	int c, rc;
+	optind = 0;
+	while ((c = tool_getopt(argc, argv, "+", opts)) != -1) {
+		if (tool_mint_opt(c, optarg, &a->mint))
+			continue;
+		switch (c) {
+		case OPT_FROM: a->from = optarg; break;
+		case OPT_REVOKE: a->revoke_on_exit = true; break;
+		case OPT_HELP: return -OPT_HELP;
+		case OPT_ENV:
+			if (a->nvars == EXEC_MAX_VARS)
+				return tool_usage(err, "exec", "too many --env names");
+			if ((rc = md_exec_check_var(optarg, err)))
+				return rc;
+			a->vars[a->nvars++] = optarg;
+			break;
+		default: return tool_bad_option(argv, "exec", err);
+		}
+	}
+	/* "+" mode stopped at USERNAME: options come before it, the command
+	 * after a mandatory "--", so the command's own flags are never ours. */
+	if (optind >= argc || optind + 1 >= argc || strcmp(argv[optind + 1], "--") != 0)
+		return tool_usage(err, "exec", "expected [options] USERNAME -- COMMAND [ARG...]");
+	a->user = argv[optind];
+	a->cmd = argv + optind + 2;
+	if (!a->cmd[0])
+		return tool_usage(err, "exec", "no command given after --");
+	if (a->nvars == 0)
+		a->vars[a->nvars++] = "MOTHERDUCK_TOKEN";
+	if (a->from && a->mint.any)
+		return tool_usage(err, "exec", "--from reads an existing token; --type, --ttl and "
+				  "--name are for minting one");
+	if (a->from && a->revoke_on_exit)
+		return tool_usage(err, "exec", "--revoke-on-exit revokes the token mdcred mints; "
+				  "it cannot be used with --from");
+	if ((rc = md_valid_username(a->user, err)))
+		return rc;
+	if (!a->from && (rc = tool_mint_prepare(&a->mint, a->user, &a->ttl, err)))
+		return rc;
+	/* Decided before a token exists, so a typo orphans nothing. */
+	return md_exec_resolve(a->cmd[0], a->path, sizeof a->path, exit_code, err);
+}
+
+static int exec_from_file(const char *uri, md_secret **tok, md_error *err)
+{
+	char path[PATH_MAX];
+	int rc = md_file_uri_path(uri, path, sizeof path, err);
+	_cleanup_secret_ md_secret *content = NULL;
+	if (!rc)
+		rc = md_file_read_secret(path, TOKEN_FILE_MAX, &content, err);
+	if (rc)
+		return rc;
+	*tok = md_secret_new(1024);
+	if (!*tok)
+		return md_err_set(err, MD_EFAIL, "out of memory");
+	rc = md_fmt_read_token(content, *tok, NULL, err);
+	if (rc)
+		md_err_prefix(err, "--from %s", path);
+	return rc;
+}
+
+static void exec_revoke(md_http *h, const char *user, const md_token *t)
+{
+	md_error e = {0};
+	if (md_api_token_revoke(h, user, t->meta.id, &e) == MD_OK)
+		md_log_info("revoked token %s", t->meta.id);
+	else
+		md_log_error("could not revoke token %s: %s", t->meta.id, e.msg);
+}
+
+int tool_cmd_exec(int argc, char **argv, int *exit_code, md_error *err)
+{
+	exec_args a = {0};
+	int rc = exec_parse(argc, argv, &a, exit_code, err);
+	if (rc == -OPT_HELP) {
+		*exit_code = -1;
+		return tool_help_print("exec");
+	}
+	if (rc)
+		return rc; /* exit_code is 126/127 only when the command lookup failed */
+	*exit_code = -1;
+	md_http *h = NULL;
+	md_token t = {0};
+	if (a.from) {
+		rc = exec_from_file(a.from, &t.secret, err);
+	} else if (!(rc = tool_client(&h, err))) {
+		rc = tool_mint(h, &a.mint, a.user, a.ttl, &t, err);
+	}
+	md_exec_env env = {0};
+	if (!rc)
+		rc = md_exec_env_build(t.secret, a.vars, a.nvars, &env, err);
+	if (rc)
+		goto out;
+	if (a.revoke_on_exit) {
+		rc = md_exec_supervise(a.path, a.cmd, &env, exit_code, err);
+		exec_revoke(h, a.user, &t);
+	} else {
+		/* The admin credential must not outlive us in the new image. */
+		md_http_free(h);
+		h = NULL;
+		rc = md_exec_replace(a.path, a.cmd, &env, exit_code, err);
+		md_log_error("%s", err->msg);
+		if (!a.from) {
+			md_error e2 = {0};
+			if (tool_client(&h, &e2) == MD_OK)
+				exec_revoke(h, a.user, &t);
+		}
+		err->msg[0] = '\0';
+	}
+out:
+	md_exec_env_free(&env);
+	md_token_clear(&t);
+	md_http_free(h);
+	return rc;
+}

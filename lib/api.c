@@ -1,0 +1,432 @@
+/* api.c - see api.h. */
+#include "api.h"
+#include "json.h"
+#include "log.h"
+#include "validate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void md_token_clear(md_token *t)
+{
+	if (!t)
+		return;
+	md_secret_free(t->secret);
+	memset(t, 0, sizeof *t);
+}
+
+static bool body_is_json(const md_http_resp *r)
+{
+	return strncmp(r->content_type, "application/json", 16) == 0 ||
+	       (md_secret_len(r->body) > 0 && md_secret_str(r->body)[0] == '{');
+}
+
+/* "CODE: message (issue; issue)" from an error body, or "" if none. */
+static void error_line(const md_http_resp *r, char *out, size_t outsz, char *code, size_t codesz)
+{
+	md_json doc;
+	out[0] = code[0] = '\0';
+	if (!body_is_json(r) ||
+	    md_json_parse(&doc, md_secret_str(r->body), md_secret_len(r->body), NULL) != MD_OK)
+		return;
+	char msg[256] = "", issue[256];
+	md_json_str(&doc, md_json_get(&doc, 0, "code"), code, codesz);
+	md_json_str(&doc, md_json_get(&doc, 0, "message"), msg, sizeof msg);
+	size_t n = (size_t)snprintf(out, outsz, "%s%s%s", code, code[0] && msg[0] ? ": " : "", msg);
+	int issues = md_json_get(&doc, 0, "issues");
+	for (int i = 0; i < md_json_count(&doc, issues) && n < outsz; i++) {
+		if (md_json_str(&doc, md_json_get(&doc, md_json_at(&doc, issues, i), "message"),
+				issue, sizeof issue) <= 0)
+			continue;
+		n += (size_t)snprintf(out + n, outsz - n, "%s%s", i == 0 ? " (" : "; ", issue);
+		if (i == md_json_count(&doc, issues) - 1 && n < outsz)
+			n += (size_t)snprintf(out + n, outsz - n, ")");
+	}
+	md_json_free(&doc);
+}
+
+int md_api_error_from_resp(const md_http_resp *r, const char *what, md_error *err)
+{
+	char line[400], code[64];
+	error_line(r, line, sizeof line, code, sizeof code);
+	const char *detail = line[0] ? line : "no error details";
+	long s = r->status;
+	md_code c;
+	if (s == 401 || s == 403)
+		c = MD_EAUTH;
+	else if (s == 404 && strcmp(code, "NOT_FOUND") == 0)
+		c = MD_ENOTFOUND;
+	else if (s == 404)
+		return err ? (err->http_status = 404,
+			      md_err_set(err, MD_EFAIL, "%s: the API has no such route (HTTP 404, "
+					 "plain 'Not Found'): check --api-url", what))
+			   : MD_EFAIL;
+	else if (s == 409 || (s == 400 && strstr(line, "alive_entity_unique_name_per_parent_and_type")))
+		c = MD_ECONFLICT;
+	else if (s == 429 || s >= 500)
+		c = MD_ETRANSIENT;
+	else
+		c = MD_EFAIL;
+	md_err_set(err, c, "%s: HTTP %ld %s", what, s, detail);
+	if (err)
+		err->http_status = (int)s;
+	if (c == MD_EAUTH && err) {
+		char *p = err->msg + strlen(err->msg);
+		snprintf(p, sizeof err->msg - (size_t)(p - err->msg), "%s",
+			 s == 401 ? " - the admin token is invalid, expired or revoked"
+				  : " - an organization Admin's read/write token is required");
+	}
+	return c;
+}
+
+/* Builds "/v1/users/<u>[/<rest>]" with each segment escaped. */
+static md_secret *user_path(const char *username, const char *rest, const char *id)
+{
+	md_secret *p = md_secret_new(128);
+	if (!p)
+		return NULL;
+	md_secret_append(p, "/v1/users/", 10);
+	md_http_path_segment(p, username);
+	if (rest)
+		md_secret_appendf(p, "/%s", rest);
+	if (id) {
+		md_secret_append(p, "/", 1);
+		md_http_path_segment(p, id);
+	}
+	return p;
+}
+
+/* One request whose 2xx answer is parsed into doc (if doc is non-NULL). */
+static int api_call(md_http *h, const char *method, const md_secret *path, const md_secret *body,
+		    const char *what, md_http_resp *resp, md_json *doc, md_error *err)
+{
+	if (!path)
+		return md_err_set(err, MD_EFAIL, "out of memory");
+	md_http_retry mode = strcmp(method, "POST") == 0 ? MD_HTTP_ONCE : MD_HTTP_IDEMPOTENT;
+	int rc = md_http_request(h, method, md_secret_str(path), body, mode, resp, err);
+	if (rc) {
+		md_err_prefix(err, "%s", what);
+		return rc;
+	}
+	if (resp->status < 200 || resp->status > 299)
+		return md_api_error_from_resp(resp, what, err);
+	if (!doc)
+		return MD_OK;
+	if (md_json_parse(doc, md_secret_str(resp->body), md_secret_len(resp->body), NULL) ||
+	    md_json_type_of(doc, 0) != MD_JSON_OBJECT) {
+		md_json_free(doc);
+		return md_err_set(err, MD_EFAIL, "%s: the API answered HTTP %ld with a body that is "
+				  "not a JSON object", what, resp->status);
+	}
+	return MD_OK;
+}
+
+static md_secret *json_body(void (*fill)(md_jw *, const void *), const void *arg)
+{
+	md_secret *b = md_secret_new(256);
+	if (!b)
+		return NULL;
+	md_jw w;
+	md_jw_init(&w, b);
+	fill(&w, arg);
+	if (!md_jw_ok(&w)) {
+		md_secret_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+static void fill_username(md_jw *w, const void *arg)
+{
+	md_jw_obj_begin(w);
+	md_jw_key(w, "username");
+	md_jw_str(w, arg);
+	md_jw_obj_end(w);
+}
+
+int md_api_user_create(md_http *h, const char *username, md_error *err)
+{
+	int rc = md_valid_username(username, err);
+	if (rc)
+		return rc;
+	_cleanup_secret_ md_secret *path = md_secret_new(16);
+	_cleanup_secret_ md_secret *body = json_body(fill_username, username);
+	if (!body || !path || md_secret_append(path, "/v1/users", 9))
+		return md_err_set(err, MD_EFAIL, "out of memory");
+	md_http_resp r;
+	rc = api_call(h, "POST", path, body, "account create", &r, NULL, err);
+	md_http_resp_free(&r);
+	if (rc == MD_ECONFLICT)
+		md_err_set(err, MD_ECONFLICT, "account create: service account '%s' already exists",
+			   username);
+	return rc;
+}
+
+int md_api_user_delete(md_http *h, const char *username, md_error *err)
+{
+	int rc = md_valid_username(username, err);
+	if (rc)
+		return rc;
+	_cleanup_secret_ md_secret *path = user_path(username, NULL, NULL);
+	md_http_resp r;
+	rc = api_call(h, "DELETE", path, NULL, "account delete", &r, NULL, err);
+	md_http_resp_free(&r);
+	if (rc == MD_ENOTFOUND)
+		md_err_set(err, MD_ENOTFOUND, "account delete: no service account '%s'", username);
+	return rc;
+}
+
+static void parse_meta(const md_json *d, int obj, md_token_meta *m)
+{
+	memset(m, 0, sizeof *m);
+	md_json_str(d, md_json_get(d, obj, "id"), m->id, sizeof m->id);
+	md_json_str(d, md_json_get(d, obj, "name"), m->name, sizeof m->name);
+	md_json_str(d, md_json_get(d, obj, "token_type"), m->token_type, sizeof m->token_type);
+	md_json_str(d, md_json_get(d, obj, "expire_at"), m->expire_at, sizeof m->expire_at);
+	md_json_str(d, md_json_get(d, obj, "created_ts"), m->created_ts, sizeof m->created_ts);
+	md_json_bool(d, md_json_get(d, obj, "read_only"), &m->read_only);
+	if (!m->token_type[0])
+		snprintf(m->token_type, sizeof m->token_type, "%s",
+			 m->read_only ? "read_scaling" : "read_write");
+}
+
+static void fill_token_req(md_jw *w, const void *arg)
+{
+	const md_token_req *q = arg;
+	md_jw_obj_begin(w);
+	md_jw_key(w, "name");
+	md_jw_str(w, q->name);
+	md_jw_key(w, "token_type");
+	md_jw_str(w, q->token_type ? q->token_type : "read_write");
+	if (q->ttl != MD_TTL_NONE) {
+		md_jw_key(w, "ttl");
+		md_jw_int(w, q->ttl);
+	}
+	if (q->description) {
+		md_jw_key(w, "description");
+		md_jw_str(w, q->description);
+	}
+	md_jw_obj_end(w);
+}
+
+static int token_req_check(const char *username, const md_token_req *q, md_error *err)
+{
+	int rc = md_valid_username(username, err);
+	if (!rc)
+		rc = md_valid_token_name(q->name ? q->name : "", err);
+	if (!rc)
+		rc = md_valid_token_type(q->token_type ? q->token_type : "read_write", err);
+	if (!rc && q->ttl != MD_TTL_NONE && (q->ttl < MD_TTL_MIN || q->ttl > MD_TTL_MAX))
+		rc = md_err_set(err, MD_EUSAGE, "ttl %lld is outside 300..31536000 seconds", q->ttl);
+	return rc;
+}
+
+int md_api_token_create(md_http *h, const char *username, const md_token_req *q, md_token *out,
+			bool *maybe_minted, md_error *err)
+{
+	memset(out, 0, sizeof *out);
+	*maybe_minted = false;
+	int rc = token_req_check(username, q, err);
+	if (rc)
+		return rc;
+	_cleanup_secret_ md_secret *path = user_path(username, "tokens", NULL);
+	_cleanup_secret_ md_secret *body = json_body(fill_token_req, q);
+	if (!body)
+		return md_err_set(err, MD_EFAIL, "out of memory");
+	md_http_resp r;
+	md_json doc;
+	rc = api_call(h, "POST", path, body, "token create", &r, &doc, err);
+	if (rc) {
+		/* No answer after sending, or a 5xx that may come after the
+		 * server did the work: the token may exist. */
+		*maybe_minted = (r.status == 0 && r.maybe_sent) || r.status >= 500;
+		md_http_resp_free(&r);
+		if (rc == MD_ENOTFOUND)
+			md_err_set(err, MD_ENOTFOUND, "token create: no service account '%s'", username);
+		else if (rc == MD_ECONFLICT)
+			md_err_set(err, MD_ECONFLICT, "token create: '%s' already has a live token "
+				   "named '%s'", username, q->name);
+		return rc;
+	}
+	out->secret = md_secret_new(1024);
+	int tok = md_json_get(&doc, 0, "token");
+	if (!out->secret || md_json_str_secret(&doc, tok, out->secret) < 0 ||
+	    md_secret_len(out->secret) == 0) {
+		rc = md_err_set(err, MD_EFAIL, "token create: the answer has no token value");
+		*maybe_minted = true;
+	} else {
+		md_secret_watch(out->secret);
+		parse_meta(&doc, 0, &out->meta);
+		if (!out->meta.id[0]) {
+			rc = md_err_set(err, MD_EFAIL, "token create: the answer has no token id");
+			*maybe_minted = true;
+		}
+		if (!out->meta.name[0])
+			snprintf(out->meta.name, sizeof out->meta.name, "%s", q->name);
+	}
+	md_json_free(&doc);
+	md_http_resp_free(&r);
+	if (rc)
+		md_token_clear(out);
+	return rc;
+}
+
+int md_api_token_list(md_http *h, const char *username, md_token_meta **out, size_t *n,
+		      md_error *err)
+{
+	*out = NULL;
+	*n = 0;
+	int rc = md_valid_username(username, err);
+	if (rc)
+		return rc;
+	_cleanup_secret_ md_secret *path = user_path(username, "tokens", NULL);
+	md_http_resp r;
+	md_json doc;
+	rc = api_call(h, "GET", path, NULL, "token list", &r, &doc, err);
+	if (rc) {
+		md_http_resp_free(&r);
+		if (rc == MD_ENOTFOUND)
+			md_err_set(err, MD_ENOTFOUND, "token list: no service account '%s'", username);
+		return rc;
+	}
+	int arr = md_json_get(&doc, 0, "tokens");
+	int cnt = md_json_count(&doc, arr);
+	if (md_json_type_of(&doc, arr) != MD_JSON_ARRAY) {
+		rc = md_err_set(err, MD_EFAIL, "token list: the answer has no tokens array");
+	} else if (cnt > 0 && !(*out = calloc((size_t)cnt, sizeof **out))) {
+		rc = md_err_set(err, MD_EFAIL, "out of memory");
+	} else {
+		for (int i = 0; i < cnt; i++)
+			parse_meta(&doc, md_json_at(&doc, arr, i), &(*out)[i]);
+		*n = (size_t)cnt;
+	}
+	md_json_free(&doc);
+	md_http_resp_free(&r);
+	return rc;
+}
+
+int md_api_token_revoke(md_http *h, const char *username, const char *token_id, md_error *err)
+{
+	int rc = md_valid_username(username, err);
+	if (!rc)
+		rc = md_valid_token_id(token_id, err);
+	if (rc)
+		return rc;
+	_cleanup_secret_ md_secret *path = user_path(username, "tokens", token_id);
+	md_http_resp r;
+	rc = api_call(h, "DELETE", path, NULL, "token revoke", &r, NULL, err);
+	md_http_resp_free(&r);
+	if (rc == MD_ENOTFOUND)
+		md_err_set(err, MD_ENOTFOUND, "token revoke: '%s' has no live token with id %s",
+			   username, token_id);
+	return rc;
+}
+
+static void parse_duckling(const md_json *d, int obj, md_duckling *o)
+{
+	memset(o, 0, sizeof *o);
+	o->flock_size = o->cooldown_seconds = -1;
+	md_json_str(d, md_json_get(d, obj, "instance_size"), o->instance_size, sizeof o->instance_size);
+	md_json_int(d, md_json_get(d, obj, "flock_size"), &o->flock_size);
+	md_json_int(d, md_json_get(d, obj, "cooldown_seconds"), &o->cooldown_seconds);
+}
+
+static int parse_ducklings(const md_json *d, int obj, md_ducklings *out, const char *what,
+			   md_error *err)
+{
+	int rw = md_json_get(d, obj, "read_write"), rs = md_json_get(d, obj, "read_scaling");
+	if (md_json_type_of(d, rw) != MD_JSON_OBJECT || md_json_type_of(d, rs) != MD_JSON_OBJECT)
+		return md_err_set(err, MD_EFAIL, "%s: the answer lacks read_write/read_scaling", what);
+	parse_duckling(d, rw, &out->read_write);
+	parse_duckling(d, rs, &out->read_scaling);
+	return MD_OK;
+}
+
+static void write_duckling(md_jw *w, const md_duckling *d)
+{
+	md_jw_obj_begin(w);
+	md_jw_key(w, "instance_size");
+	md_jw_str(w, d->instance_size);
+	if (d->flock_size >= 0) {
+		md_jw_key(w, "flock_size");
+		md_jw_int(w, d->flock_size);
+	}
+	if (d->cooldown_seconds >= 0) {
+		md_jw_key(w, "cooldown_seconds");
+		md_jw_int(w, d->cooldown_seconds);
+	}
+	md_jw_obj_end(w);
+}
+
+void md_api_ducklings_write(md_jw *w, const md_ducklings *d)
+{
+	md_jw_obj_begin(w);
+	md_jw_key(w, "read_write");
+	write_duckling(w, &d->read_write);
+	md_jw_key(w, "read_scaling");
+	write_duckling(w, &d->read_scaling);
+	md_jw_obj_end(w);
+}
+
+static void fill_ducklings_put(md_jw *w, const void *arg)
+{
+	md_jw_obj_begin(w);
+	md_jw_key(w, "config");
+	md_api_ducklings_write(w, arg);
+	md_jw_obj_end(w);
+}
+
+static int ducklings_call(md_http *h, const char *method, const char *username,
+			  const md_ducklings *in, md_ducklings *out, const char *what, md_error *err)
+{
+	int rc = md_valid_username(username, err);
+	if (rc)
+		return rc;
+	_cleanup_secret_ md_secret *path = user_path(username, "instances", NULL);
+	_cleanup_secret_ md_secret *body = in ? json_body(fill_ducklings_put, in) : NULL;
+	if (in && !body)
+		return md_err_set(err, MD_EFAIL, "out of memory");
+	md_http_resp r;
+	md_json doc;
+	rc = api_call(h, method, path, body, what, &r, &doc, err);
+	if (!rc) {
+		/* Tolerate a server that echoes the PUT shape with its wrapper. */
+		int cfg = md_json_get(&doc, 0, "config");
+		rc = parse_ducklings(&doc, cfg >= 0 ? cfg : 0, out, what, err);
+		md_json_free(&doc);
+	} else if (rc == MD_ENOTFOUND) {
+		md_err_set(err, MD_ENOTFOUND, "%s: no service account '%s'", what, username);
+	}
+	md_http_resp_free(&r);
+	return rc;
+}
+
+int md_api_ducklings_get(md_http *h, const char *username, md_ducklings *out, md_error *err)
+{
+	return ducklings_call(h, "GET", username, NULL, out, "ducklings get", err);
+}
+
+int md_api_ducklings_put(md_http *h, const char *username, const md_ducklings *in,
+			 md_ducklings *out, md_error *err)
+{
+	return ducklings_call(h, "PUT", username, in, out, "ducklings set", err);
+}
+
+int md_api_active_accounts(md_http *h, md_secret **json, md_error *err)
+{
+	*json = NULL;
+	_cleanup_secret_ md_secret *path = md_secret_new(32);
+	if (!path || md_secret_append(path, "/v1/active_accounts", 19))
+		return md_err_set(err, MD_EFAIL, "out of memory");
+	md_http_resp r;
+	md_json doc;
+	int rc = api_call(h, "GET", path, NULL, "active accounts", &r, &doc, err);
+	if (!rc) {
+		md_json_free(&doc);
+		*json = r.body;
+		r.body = NULL;
+	}
+	md_http_resp_free(&r);
+	return rc;
+}

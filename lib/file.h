@@ -1,0 +1,24 @@
+/* file.h - files that hold secrets.
+ *
+ * Owns: the atomic, private write (temp file created O_EXCL|O_NOFOLLOW in
+ * the target's directory with the final mode from the start, write, fsync,
+ * rename over the target, fsync of the directory; the temp file is removed on
+ * any failure, so a reader sees the old file or the new one, never half), and
+ * reading a small file into secret memory. Also parses file:// URIs.
+ */
+#ifndef MD_FILE_H
+#define MD_FILE_H
+
+#include <sys/types.h>
+
+#include "error.h"
+#include "secret.h"
+
+int md_file_write_atomic(const char *path, const md_secret *content, mode_t mode, md_error *err);
+/* write(2) until done; -1 on error (errno set). */
+int md_file_write_fd(int fd, const char *p, size_t n);
+int md_file_read_secret(const char *path, size_t max, md_secret **out, md_error *err);
+/* "file:///abs/path" -> "/abs/path" in out. */
+int md_file_uri_path(const char *uri, char *out, size_t outsz, md_error *err);
+
+#endif
