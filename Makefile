@@ -70,13 +70,24 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libmdcred.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(B)/libmdcred.a $(LIBS) $(CHECK_LIBS)
 
-$(B)/tests/integration: $(INTEG_OBJ) $(B)/libmdcred.a
+$(B)/tests/test_integration: $(INTEG_OBJ) $(B)/libmdcred.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(INTEG_OBJ) $(B)/libmdcred.a $(LIBS) $(CHECK_LIBS)
 
 clean:
 	rm -rf build build-san
 
+tests: $(UNIT_BIN) $(B)/tests/test_integration
+
+check: deps
+	@$(MAKE) --no-print-directory all tests SANITIZE=$(SANITIZE)
+	@sh tests/run_all.sh $(B)
+
+# Pieces of `make check`, for quick runs while working.
 unit: $(UNIT_BIN)
-	@mkdir -p tests/run
 	@for t in $(UNIT_BIN); do CK_FORK=yes $$t || exit 1; done
+
+integration: $(B)/tests/test_integration $(B)/mdcred $(B)/mdcred-emulator
+	@mkdir -p tests/run
+	MDCRED_BIN=$(B)/mdcred EMULATOR_BIN=$(B)/mdcred-emulator TEST_RUN_DIR=tests/run \
+		$(B)/tests/test_integration

@@ -124,11 +124,9 @@ int main(int argc, char **argv)
 	int exit_code = -1;
 	int rc = tool_run(argc, argv, &exit_code, &err);
 	md_secret_free(tool_g.admin_env_token);
+	if (rc != MD_OK && err.msg[0])
+		md_log_error("%s", err.msg);
 	if (exit_code >= 0)
-		return exit_code;
-	if (rc != MD_OK) {
-		md_log_error("%s", err.msg[0] ? err.msg : "failed");
-		return md_err_exit_code(&err);
-	}
-	return 0;
+		return exit_code; /* exec: the command's own code, or 126/127 */
+	return rc == MD_OK ? 0 : md_err_exit_code(&err);
 }

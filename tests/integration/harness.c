@@ -1,0 +1,306 @@
+/* harness.c - see harness.h. */
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "file.h"
+
+static pid_t emu_pid;
+static char base_url[256];
+static char run_dir[1024];
+
+static const char *env_or(const char *n, const char *d)
+{
+	const char *v = getenv(n);
+	return v && *v ? v : d;
+}
+
+const char *h_path(bool requested, const char *name)
+{
+	static char bufs[8][1200];
+	static int next;
+	char *b = bufs[next++ % 8];
+	snprintf(b, sizeof bufs[0], "%s/%s%s", run_dir, requested ? "requested/" : "", name);
+	return b;
+}
+
+const char *h_base_url(void) { return base_url; }
+const char *h_admin_token_file(void) { return h_path(true, "admin.token"); }
+const char *h_member_token_file(void) { return h_path(true, "member.token"); }
+
+static void mkdirs(const char *p)
+{
+	char tmp[1200];
+	snprintf(tmp, sizeof tmp, "%s", p);
+	for (char *s = tmp + 1; *s; s++) {
+		if (*s == '/') {
+			*s = '\0';
+			mkdir(tmp, 0700);
+			*s = '/';
+		}
+	}
+	mkdir(tmp, 0700);
+}
+
+void h_emulator_start(void)
+{
+	char rd[1024];
+	snprintf(rd, sizeof rd, "%s/%d", env_or("TEST_RUN_DIR", "tests/run"), (int)getpid());
+	if (rd[0] != '/') {
+		char cwd[512];
+		if (!getcwd(cwd, sizeof cwd))
+			abort();
+		snprintf(run_dir, sizeof run_dir, "%s/%s", cwd, rd);
+	} else {
+		snprintf(run_dir, sizeof run_dir, "%s", rd);
+	}
+	mkdirs(h_path(true, ""));
+	int out[2];
+	if (pipe(out) < 0)
+		abort();
+	emu_pid = fork();
+	if (emu_pid == 0) {
+		dup2(out[1], STDOUT_FILENO);
+		int logfd = open(h_path(false, "emulator.log"), O_WRONLY | O_CREAT | O_APPEND, 0600);
+		dup2(logfd, STDERR_FILENO);
+		close(out[0]);
+		/* The emulator keeps the tokens it issues in this record; the leak
+		 * scan reads it after the run. */
+		char rec[1200];
+		snprintf(rec, sizeof rec, "%s/tokens.record", env_or("TEST_RUN_DIR", "tests/run"));
+		execl(env_or("EMULATOR_BIN", "build/mdcred-emulator"), "mdcred-emulator", "-v",
+		      "--admin-token-file", h_admin_token_file(), "--member-token-file",
+		      h_member_token_file(), "--record-tokens", rec, (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	FILE *f = fdopen(out[0], "r");
+	if (!f || !fgets(base_url, sizeof base_url, f)) {
+		fprintf(stderr, "harness: the emulator did not start\n");
+		exit(1);
+	}
+	base_url[strcspn(base_url, "\r\n")] = '\0';
+	fclose(f);
+}
+
+void h_emulator_stop(void)
+{
+	if (emu_pid > 0) {
+		kill(emu_pid, SIGTERM);
+		waitpid(emu_pid, NULL, 0);
+		emu_pid = 0;
+	}
+}
+
+void h_reset(void)
+{
+	ck_assert_int_eq(h_ctl("POST", "/_emulator/reset", "{}"), 200);
+}
+
+static size_t collect(char *p, size_t sz, size_t n, void *ud)
+{
+	return md_secret_append(ud, p, sz * n) == 0 ? sz * n : 0;
+}
+
+static long ctl_call(const char *method, const char *path, const char *body, md_secret *out)
+{
+	char url[512];
+	snprintf(url, sizeof url, "%s%s", base_url, path);
+	CURL *c = curl_easy_init();
+	struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	if (body)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	long status = 0;
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(hd);
+	curl_easy_cleanup(c);
+	return status;
+}
+
+long h_ctl(const char *method, const char *path, const char *json_body)
+{
+	_cleanup_secret_ md_secret *b = md_secret_new(4096);
+	return ctl_call(method, path, json_body, b);
+}
+
+void h_fault(const char *json)
+{
+	ck_assert_int_eq(h_ctl("POST", "/_emulator/faults", json), 200);
+}
+
+void h_state(md_json *doc, md_secret **buf)
+{
+	*buf = md_secret_new(1 << 16);
+	ck_assert_int_eq(ctl_call("GET", "/_emulator/state", NULL, *buf), 200);
+	ck_assert_int_eq(md_json_parse(doc, md_secret_str(*buf), md_secret_len(*buf), NULL), 0);
+}
+
+int h_request_count(void)
+{
+	md_json d;
+	_cleanup_secret_ md_secret *b = NULL;
+	h_state(&d, &b);
+	long long n = -1;
+	md_json_int(&d, md_json_get(&d, 0, "request_count"), &n);
+	md_json_free(&d);
+	return (int)n;
+}
+
+int h_live_tokens(const char *username)
+{
+	md_json d;
+	_cleanup_secret_ md_secret *b = NULL;
+	h_state(&d, &b);
+	int users = md_json_get(&d, 0, "users"), live = -1;
+	for (int i = 0; i < md_json_count(&d, users); i++) {
+		int u = md_json_at(&d, users, i);
+		char name[256];
+		md_json_str(&d, md_json_get(&d, u, "username"), name, sizeof name);
+		if (strcmp(name, username) != 0)
+			continue;
+		int toks = md_json_get(&d, u, "tokens");
+		live = 0;
+		for (int k = 0; k < md_json_count(&d, toks); k++) {
+			int t = md_json_at(&d, toks, k);
+			bool revoked = false, expired = false;
+			md_json_bool(&d, md_json_get(&d, t, "revoked"), &revoked);
+			md_json_bool(&d, md_json_get(&d, t, "expired"), &expired);
+			live += !revoked && !expired;
+		}
+	}
+	md_json_free(&d);
+	return live;
+}
+
+bool h_is_issued_token(const char *value, size_t len)
+{
+	char rec[1200];
+	snprintf(rec, sizeof rec, "%s/tokens.record", env_or("TEST_RUN_DIR", "tests/run"));
+	_cleanup_secret_ md_secret *all = NULL;
+	if (md_file_read_secret(rec, 64 << 20, &all, NULL) != MD_OK || len == 0)
+		return false;
+	const char *p = md_secret_str(all);
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t l = nl ? (size_t)(nl - p) : strlen(p);
+		if (l == len && memcmp(p, value, len) == 0)
+			return true;
+		p += l + (nl ? 1 : 0);
+	}
+	return false;
+}
+
+static void read_fd_all(int fd, md_secret *into)
+{
+	char buf[4096];
+	ssize_t n;
+	lseek(fd, 0, SEEK_SET);
+	while ((n = read(fd, buf, sizeof buf)) > 0)
+		md_secret_append(into, buf, (size_t)n);
+	explicit_bzero(buf, sizeof buf);
+}
+
+void h_run(h_result *r, int flags, const char *stdin_data, const char *const *env, ...)
+{
+	static int seq;
+	const char *args[128];
+	int n = 0;
+	args[n++] = "mdcred";
+	if (!(flags & H_NO_URL)) {
+		args[n++] = "--api-url";
+		args[n++] = base_url;
+	}
+	va_list ap;
+	va_start(ap, env);
+	const char *a;
+	while ((a = va_arg(ap, const char *)) && n < 126)
+		args[n++] = a;
+	va_end(ap);
+	args[n] = NULL;
+
+	char outname[64], errname[64], inname[64];
+	seq++;
+	snprintf(outname, sizeof outname, "run-%d.stdout", seq);
+	snprintf(errname, sizeof errname, "run-%d.stderr", seq);
+	snprintf(inname, sizeof inname, "run-%d.stdin", seq);
+	int ofd = open(h_path(flags & H_SECRET_STDOUT, outname), O_RDWR | O_CREAT | O_TRUNC, 0600);
+	int efd = open(h_path(false, errname), O_RDWR | O_CREAT | O_TRUNC, 0600);
+	int ifd = open("/dev/null", O_RDONLY);
+	if (stdin_data) {
+		/* stdin may carry the admin token: it is a requested input. */
+		close(ifd);
+		ifd = open(h_path(true, inname), O_RDWR | O_CREAT | O_TRUNC, 0600);
+		md_file_write_fd(ifd, stdin_data, strlen(stdin_data));
+		lseek(ifd, 0, SEEK_SET);
+	}
+	ck_assert(ofd >= 0 && efd >= 0 && ifd >= 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(ifd, 0);
+		dup2(ofd, 1);
+		dup2(efd, 2);
+		if (!(flags & H_NO_AUTH))
+			setenv("MOTHERDUCK_ADMIN_TOKEN_FILE", h_admin_token_file(), 1);
+		for (size_t i = 0; env && env[i]; i++)
+			putenv((char *)env[i]);
+		execv(env_or("MDCRED_BIN", "build/mdcred"), (char *const *)args);
+		_exit(127);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	r->out = md_secret_new(4096);
+	r->err = md_secret_new(4096);
+	read_fd_all(ofd, r->out);
+	read_fd_all(efd, r->err);
+	close(ofd);
+	close(efd);
+	close(ifd);
+}
+
+void h_result_free(h_result *r)
+{
+	md_secret_free(r->out);
+	md_secret_free(r->err);
+	r->out = r->err = NULL;
+}
+
+bool h_contains(const md_secret *s, const char *needle)
+{
+	return strstr(md_secret_str(s), needle) != NULL;
+}
+
+void h_make_account(const char *username)
+{
+	h_result r;
+	h_run(&r, 0, NULL, NULL, "account", "create", username, NULL);
+	ck_assert_exit(r, 0);
+	h_result_free(&r);
+}
+
+TCase *h_tcase(const char *name)
+{
+	TCase *tc = tcase_create(name);
+	tcase_add_checked_fixture(tc, h_reset, NULL);
+	tcase_set_timeout(tc, 120);
+	return tc;
+}

@@ -1,0 +1,29 @@
+/* integration_main.c - runs every integration suite against one emulator. */
+#include "harness.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+
+Suite *suite_token(void);
+Suite *suite_account(void);
+Suite *suite_ducklings(void);
+Suite *suite_exec(void);
+Suite *suite_errors(void);
+Suite *suite_retry(void);
+
+int main(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	h_emulator_start();
+	SRunner *sr = srunner_create(suite_token());
+	srunner_add_suite(sr, suite_account());
+	srunner_add_suite(sr, suite_ducklings());
+	srunner_add_suite(sr, suite_exec());
+	srunner_add_suite(sr, suite_errors());
+	srunner_add_suite(sr, suite_retry());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	h_emulator_stop();
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
