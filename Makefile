@@ -60,8 +60,10 @@ $(B)/libmdcred.a: $(LIB_OBJ)
 	@echo '  AR    $@'
 	@rm -f $@ && ar rcs $@ $^
 
+# mdcred links only libc: libcurl is loaded on first use (lib/curl_dl.h).
 $(B)/mdcred: $(HELPER_OBJ) $(B)/libmdcred.a
-	$(CC) $(LDFLAGS) -o $@ $(HELPER_OBJ) $(B)/libmdcred.a $(LIBS)
+	@echo '  LD    $@'
+	@$(CC) $(LDFLAGS) -o $@ $(HELPER_OBJ) $(B)/libmdcred.a -ldl -lpthread
 
 $(B)/mdcred-emulator: $(EMU_OBJ) $(B)/libmdcred.a
 	$(CC) $(LDFLAGS) -o $@ $(EMU_OBJ) $(B)/libmdcred.a $(LIBS)
@@ -74,8 +76,17 @@ $(B)/tests/test_integration: $(INTEG_OBJ) $(B)/libmdcred.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(INTEG_OBJ) $(B)/libmdcred.a $(LIBS) $(CHECK_LIBS)
 
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/demo.sh $(B)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(B)/mdcred $(B)/mdcred-emulator $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 doc/mdcred.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san tests/run bench/run
 
 tests: $(UNIT_BIN) $(B)/tests/test_integration
 

@@ -1,13 +1,12 @@
 /* tool_help.c - `mdcred help [COMMAND]` and `mdcred version`: the texts as data.
  * Keep in step with doc/mdcred.1 and README.md. */
 #include "tool.h"
+#include "http.h"
 #include "version.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include <curl/curl.h>
-#include <openssl/crypto.h>
 
 static const char overview[] =
 "usage: mdcred [global options] COMMAND ...\n"
@@ -153,8 +152,7 @@ int tool_cmd_version(int argc, char **argv, md_error *err)
 	(void)argv;
 	if (argc > 1)
 		return tool_usage(err, "version", "takes no arguments");
-	curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
-	printf("mdcred %s (libcurl %s, %s)\n", MD_VERSION, cv->version,
-	       OpenSSL_version(OPENSSL_VERSION));
+	const char *lib = md_http_library_version(err);
+	printf("mdcred %s (%s)\n", MD_VERSION, lib ? lib : "libcurl not loadable");
 	return fflush(stdout) == 0 ? MD_OK : MD_EFAIL;
 }

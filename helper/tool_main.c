@@ -70,7 +70,9 @@ static int parse_globals(int argc, char **argv, md_error *err)
 	if (rc)
 		return rc;
 	tool_g.retries = (int)v;
-	return md_http_check_url(tool_g.api_url, err);
+	/* --api-url is checked when a client is made (tool_client): commands
+	 * that never talk to the API must not load the HTTP stack. */
+	return MD_OK;
 }
 
 struct tool_cmd {

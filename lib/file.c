@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
+#include "rand.h"
 
 int md_file_write_fd(int fd, const char *p, size_t n)
 {
@@ -46,7 +46,7 @@ int md_file_write_atomic(const char *path, const md_secret *content, mode_t mode
 	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
 		return md_err_set(err, MD_EUSAGE, "%s exists and is not a regular file", path);
 	unsigned char r[6];
-	if (RAND_bytes(r, sizeof r) != 1)
+	if (md_rand_bytes(r, sizeof r) < 0)
 		return md_err_set(err, MD_EFAIL, "no randomness for a temporary name");
 	snprintf(tmp, sizeof tmp, "%s/.%s.%02x%02x%02x%02x%02x%02x.tmp", dir, base, r[0], r[1], r[2],
 		 r[3], r[4], r[5]);

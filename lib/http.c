@@ -1,6 +1,8 @@
 /* http.c - see http.h. */
 #include "http.h"
+#include "curl_dl.h"
 #include "log.h"
+#include "rand.h"
 #include "version.h"
 
 #include <arpa/inet.h>
@@ -12,8 +14,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include <curl/curl.h>
-#include <openssl/rand.h>
 
 #define HTTP_BODY_MAX (16L << 20)
 #define HTTP_RETRY_AFTER_CAP 30
@@ -40,8 +40,6 @@ struct http_rx {
 	bool too_big;
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 static bool host_is_loopback(const char *host)
 {
@@ -63,10 +61,11 @@ static bool host_is_loopback(const char *host)
 
 int md_http_check_url(const char *url, md_error *err)
 {
-	pthread_once(&curl_once, curl_init_once);
+	int rc = md_curl_dl_load(err);
+	if (rc)
+		return rc;
 	CURLU *u = curl_url();
 	char *scheme = NULL, *host = NULL, *user = NULL, *query = NULL, *frag = NULL;
-	int rc = MD_OK;
 	if (!u)
 		return md_err_set(err, MD_EFAIL, "out of memory");
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
@@ -306,7 +305,7 @@ static long backoff_ms(int attempt, long retry_after)
 	if (cap > HTTP_BACKOFF_CAP_MS)
 		cap = HTTP_BACKOFF_CAP_MS;
 	unsigned r = 0;
-	if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
+	if (md_rand_bytes(&r, sizeof r) < 0)
 		r = (unsigned)rand();
 	return (long)(r % (unsigned)(cap + 1)); /* full jitter: uniform in [0, cap] */
 }
@@ -379,4 +378,9 @@ int md_http_request(md_http *h, const char *method, const char *path, const md_s
 			    wait / 1000, wait % 1000, attempt + 2, h->retries + 1);
 		sleep_ms(wait);
 	}
+}
+
+const char *md_http_library_version(md_error *err)
+{
+	return md_curl_dl_load(err) == MD_OK ? curl_version() : NULL;
 }

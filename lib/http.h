@@ -55,5 +55,7 @@ void md_http_resp_free(md_http_resp *resp);
 /* Appends curl-escaped s to out as one URL path segment. */
 int md_http_path_segment(md_secret *out, const char *s);
 bool md_http_status_retryable(long status);
+/* "libcurl/7.88.1 OpenSSL/3.0.x ..." (loads libcurl), or NULL. */
+const char *md_http_library_version(md_error *err);
 
 #endif

@@ -7,12 +7,12 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/rand.h>
+#include "rand.h"
 
 int md_mint_default_name(const char *prefix, char *out, size_t outsz)
 {
 	unsigned char rnd[3];
-	if (RAND_bytes(rnd, sizeof rnd) != 1)
+	if (md_rand_bytes(rnd, sizeof rnd) < 0)
 		return -1;
 	time_t now = time(NULL);
 	struct tm tm;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,6 @@
 #include <unistd.h>
 #include <fcntl.h>
 
-#include <openssl/crypto.h>
 
 struct md_secret {
 	char *data;
@@ -25,6 +25,13 @@ struct md_secret {
 	struct md_secret *wnext; /* watch registry links */
 	struct md_secret *wprev;
 };
+
+void md_secret_wipe(void *p, size_t n)
+{
+	/* explicit_bzero is glibc's non-elidable wipe: the guarantee of
+	 * OPENSSL_cleanse without loading libcrypto at every start. */
+	explicit_bzero(p, n);
+}
 
 static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
 static md_secret *watch_head;
@@ -53,7 +60,7 @@ static void region_unmap(char *p, size_t cap, bool locked)
 {
 	if (!p)
 		return;
-	OPENSSL_cleanse(p, cap);
+	md_secret_wipe(p, cap);
 	if (locked)
 		munlock(p, cap);
 	munmap(p, cap);
@@ -161,7 +168,7 @@ void md_secret_truncate(md_secret *s, size_t n)
 {
 	if (n >= s->len)
 		return;
-	OPENSSL_cleanse(s->data + n, s->len - n);
+	md_secret_wipe(s->data + n, s->len - n);
 	s->len = n;
 	s->data[n] = '\0';
 }
@@ -185,7 +192,11 @@ bool md_secret_eq(const md_secret *a, const md_secret *b)
 {
 	if (!a || !b || a->len != b->len)
 		return false;
-	return CRYPTO_memcmp(a->data, b->data, a->len) == 0;
+	/* Constant time: every byte is compared whatever the first difference. */
+	volatile unsigned char diff = 0;
+	for (size_t i = 0; i < a->len; i++)
+		diff |= (unsigned char)(a->data[i] ^ b->data[i]);
+	return diff == 0;
 }
 
 void md_secret_watch(md_secret *s)
@@ -304,7 +315,7 @@ int md_secret_take_env(const char *name, md_secret **out, md_error *err)
 	}
 	/* getenv points into the live environment block: wipe it there first,
 	 * so /proc/<pid>/environ (which reads the original block) shows none. */
-	OPENSSL_cleanse(v, n);
+	md_secret_wipe(v, n);
 	unsetenv(name);
 	secret_trim(s);
 	if (s->len == 0) {

@@ -2,8 +2,9 @@
  *
  * Owns: md_secret, a growable byte buffer backed by its own anonymous
  * mapping that is mlock()ed where the RLIMIT_MEMLOCK allows, excluded from
- * core dumps (MADV_DONTDUMP), always NUL-terminated, and wiped with
- * OPENSSL_cleanse when it grows, shrinks or is freed. Also owns the
+ * core dumps (MADV_DONTDUMP), always NUL-terminated, and wiped with a
+ * non-elidable wipe (md_secret_wipe) when it grows, shrinks or is freed. Also
+ * owns the
  * redaction registry (values that must never be printed), reading a secret
  * from a file descriptor or from the environment (scrubbing the environment
  * block in place), and the process hardening done at start.
@@ -24,6 +25,8 @@ typedef struct md_secret md_secret;
 
 md_secret *md_secret_new(size_t cap_hint);
 void md_secret_free(md_secret *s);
+/* Zeroes memory in a way the compiler may not remove. */
+void md_secret_wipe(void *p, size_t n);
 static inline void md_secret_freep(md_secret **s)
 {
 	md_secret_free(*s);

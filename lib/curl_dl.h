@@ -1,0 +1,64 @@
+/* curl_dl.h - libcurl, loaded when first needed.
+ *
+ * Owns: loading libcurl.so.4 (the OpenSSL flavour whose headers we build
+ * against) with dlopen on the first HTTP request, and the table of the
+ * functions lib/ calls. Why: libcurl and its dependency tree cost ~20 ms of
+ * every process start on a small VM (bench/RESULTS.md); `mdcred exec --from`
+ * and every validation error never talk to the network and must not pay it.
+ *
+ * Include this instead of <curl/curl.h> in lib/ files that call libcurl:
+ * the macros below route the usual names through the table.
+ */
+#ifndef MD_CURL_DL_H
+#define MD_CURL_DL_H
+
+#define CURL_DISABLE_TYPECHECK 1
+#include <curl/curl.h>
+
+#include "error.h"
+
+struct md_curl_fns {
+	CURLcode (*global_init)(long);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_perform)(CURL *);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	void (*easy_cleanup)(CURL *);
+	const char *(*easy_strerror)(CURLcode);
+	char *(*easy_escape)(CURL *, const char *, int);
+	void (*free)(void *);
+	time_t (*getdate)(const char *, const time_t *);
+	char *(*version)(void);
+	CURLU *(*url)(void);
+	CURLUcode (*url_set)(CURLU *, CURLUPart, const char *, unsigned int);
+	CURLUcode (*url_get)(const CURLU *, CURLUPart, char **, unsigned int);
+	void (*url_cleanup)(CURLU *);
+};
+
+extern struct md_curl_fns md_curl;
+
+/* Loads libcurl once (thread-safe) and runs curl_global_init. */
+int md_curl_dl_load(md_error *err);
+
+#ifndef MD_CURL_DL_IMPL
+/* curl.h maps these two to themselves as macros; ours replace them. */
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+#define curl_global_init (*md_curl.global_init)
+#define curl_easy_init (*md_curl.easy_init)
+#define curl_easy_setopt (*md_curl.easy_setopt)
+#define curl_easy_perform (*md_curl.easy_perform)
+#define curl_easy_getinfo (*md_curl.easy_getinfo)
+#define curl_easy_cleanup (*md_curl.easy_cleanup)
+#define curl_easy_strerror (*md_curl.easy_strerror)
+#define curl_easy_escape (*md_curl.easy_escape)
+#define curl_free (*md_curl.free)
+#define curl_getdate (*md_curl.getdate)
+#define curl_version (*md_curl.version)
+#define curl_url (*md_curl.url)
+#define curl_url_set (*md_curl.url_set)
+#define curl_url_get (*md_curl.url_get)
+#define curl_url_cleanup (*md_curl.url_cleanup)
+#endif
+
+#endif
