@@ -80,6 +80,10 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh tests/demo.sh $(B)
 
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@sh bench/bench.sh $(B)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(B)/mdcred $(B)/mdcred-emulator $(DESTDIR)$(PREFIX)/bin/

@@ -1,0 +1,82 @@
+"""report.py RUN_DIR - turns hyperfine's JSON and the RSS read-out into
+bench/RESULTS.md (medians, ratios against the named baseline, targets)."""
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+run = sys.argv[1]
+
+
+def load(name):
+    with open(os.path.join(run, name)) as f:
+        return json.load(f)
+
+
+def medians(doc):
+    return {r.get("command_name", r["command"]): r["median"] * 1000 for r in doc["results"]}
+
+
+mint = medians(load("mint.json"))
+execs = medians(load("exec.json"))
+rss = load("rss.json")
+
+
+def row(name, med, base, extra=""):
+    return f"| {name} | {med:.2f} | {med / base:.2f}x | {rss.get(name, '')} |{extra}"
+
+
+m = mint["mdcred token create"]
+bare = mint["curl POST (bare)"]
+jq = mint["curl | jq (seed)"]
+py = mint["python requests (seed)"]
+e_md = execs["mdcred exec --from file:// -- /bin/true"]
+e_env = execs["env MOTHERDUCK_TOKEN=... /bin/true"]
+
+lines = [
+    "# Benchmark results",
+    "",
+    f"Measured by `make bench` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+    f"{platform.machine()}, {os.cpu_count()} cores, "
+    f"{subprocess.run(['hyperfine', '--version'], capture_output=True, text=True).stdout.strip()}. "
+    "Against `mdcred-emulator` on loopback (plain HTTP), each group in one hyperfine run "
+    "(commands through /bin/sh, shell start-up subtracted by hyperfine). "
+    "Medians; ratios against the first row of each table. Peak RSS: median over "
+    "runs of `ru_maxrss` from wait4 (a pipeline counts its largest process).",
+    "",
+    "## Mint one read_write token (TTL 1 day)",
+    "",
+    "| command | median ms | ratio to mdcred | peak RSS KiB |",
+    "|---|---|---|---|",
+    row("mdcred token create", m, m),
+    row("curl POST (bare)", bare, m),
+    row("curl | jq (seed)", jq, m),
+    row("python requests (seed)", py, m),
+    "",
+    "## Run a command with the token injected",
+    "",
+    "| command | median ms | ratio to env | peak RSS KiB |",
+    "|---|---|---|---|",
+    row("env MOTHERDUCK_TOKEN=... /bin/true", e_env, e_env),
+    row("mdcred exec --from file:// -- /bin/true", e_md, e_env),
+    "",
+    "## Targets",
+    "",
+    "| target | measured | met |",
+    "|---|---|---|",
+    f"| mint within 1.1x of the bare curl POST | {m / bare:.2f}x | {'yes' if m <= 1.1 * bare else 'no'} |",
+    f"| mint at least 2x faster than curl piped to jq | {jq / m:.2f}x faster | {'yes' if jq >= 2 * m else 'no'} |",
+    f"| exec overhead under 2 ms | {e_md - e_env:+.2f} ms | {'yes' if e_md - e_env < 2 else 'no'} |",
+    f"| peak RSS of mint no more than curl's | {rss['mdcred token create']} vs {rss['curl POST (bare)']} KiB | "
+    f"{'yes' if rss['mdcred token create'] <= rss['curl POST (bare)'] else 'no'} |",
+    "",
+]
+notes_path = os.path.join(os.path.dirname(__file__), "NOTES.md")
+if os.path.exists(notes_path):
+    with open(notes_path) as f:
+        lines += [f.read().rstrip(), ""]
+with open(os.path.join(os.path.dirname(__file__), "RESULTS.md"), "w") as f:
+    f.write("\n".join(lines))
+print("\n".join(lines))
