@@ -57,12 +57,14 @@ int md_api_error_from_resp(const md_http_resp *r, const char *what, md_error *er
 		c = MD_EAUTH;
 	else if (s == 404 && strcmp(code, "NOT_FOUND") == 0)
 		c = MD_ENOTFOUND;
-	else if (s == 404)
-		return err ? (err->http_status = 404,
-			      md_err_set(err, MD_EFAIL, "%s: the API has no such route (HTTP 404, "
-					 "plain 'Not Found'): check --api-url", what))
-			   : MD_EFAIL;
-	else if (s == 409 || (s == 400 && strstr(line, "alive_entity_unique_name_per_parent_and_type")))
+	else if (s == 404) {
+		/* A plain-text 404 is the router's, not the entity's. */
+		md_err_set(err, MD_EFAIL, "%s: the API has no such route (HTTP 404, plain 'Not "
+			   "Found'): check --api-url", what);
+		if (err)
+			err->http_status = 404;
+		return MD_EFAIL;
+	} else if (s == 409 || (s == 400 && strstr(line, "alive_entity_unique_name_per_parent_and_type")))
 		c = MD_ECONFLICT;
 	else if (s == 429 || s >= 500)
 		c = MD_ETRANSIENT;

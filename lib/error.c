@@ -6,15 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static void err_vformat(char *dst, size_t dstsz, const char *fmt, va_list ap)
-{
-	vsnprintf(dst, dstsz, fmt, ap);
-	/* One line: a message is printed as "mdcred: <msg>". */
-	for (char *p = dst; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
-	md_secret_redact(dst);
-}
 
 int md_err_set(md_error *err, md_code code, const char *fmt, ...)
 {
@@ -23,7 +14,7 @@ int md_err_set(md_error *err, md_code code, const char *fmt, ...)
 	err->code = code;
 	va_list ap;
 	va_start(ap, fmt);
-	err_vformat(err->msg, sizeof err->msg, fmt, ap);
+	md_secret_format_line(err->msg, sizeof err->msg, fmt, ap);
 	va_end(ap);
 	return code;
 }
@@ -35,7 +26,7 @@ void md_err_prefix(md_error *err, const char *fmt, ...)
 	char pre[MD_ERR_MSG_MAX], old[MD_ERR_MSG_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	err_vformat(pre, sizeof pre, fmt, ap);
+	md_secret_format_line(pre, sizeof pre, fmt, ap);
 	va_end(ap);
 	memcpy(old, err->msg, sizeof old);
 	size_t pl = strnlen(pre, sizeof pre - 1);

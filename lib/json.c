@@ -4,6 +4,7 @@
 #include <jsmn.h>
 
 #include "json.h"
+#include "json_check.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -20,35 +21,61 @@ static const jsmntok_t *tok_at(const md_json *doc, int i)
 	return (const jsmntok_t *)doc->toks + i;
 }
 
+/* A scalar document ("42", "\"x\""): jsmn wants a delimiter after it. */
+static int parse_scalar(md_json *doc, const char *src, size_t len)
+{
+	size_t a = 0, b = len;
+	while (a < b && strchr(" \t\r\n", src[a]))
+		a++;
+	while (b > a && strchr(" \t\r\n", src[b - 1]))
+		b--;
+	jsmntok_t *t = calloc(1, sizeof *t);
+	if (!t)
+		return -1;
+	bool str = src[a] == '"';
+	t->type = str ? JSMN_STRING : JSMN_PRIMITIVE;
+	t->start = (int)(a + str);
+	t->end = (int)(b - str);
+	doc->toks = t;
+	doc->ntok = 1;
+	return 0;
+}
+
 int md_json_parse(md_json *doc, const char *src, size_t len, md_error *err)
 {
 	memset(doc, 0, sizeof *doc);
 	if (len > JSON_MAX_LEN)
 		return md_err_set(err, MD_EFAIL, "JSON document too large (%zu bytes)", len);
-	jsmn_parser p;
-	jsmn_init(&p);
-	int n = jsmn_parse(&p, src, len, NULL, 0);
-	if (n < 1)
-		return md_err_set(err, MD_EFAIL, n == JSMN_ERROR_PART ? "truncated JSON"
-					: "malformed JSON");
-	jsmntok_t *t = calloc((size_t)n, sizeof *t);
-	if (!t)
-		return md_err_set(err, MD_EFAIL, "out of memory");
-	jsmn_init(&p);
-	int r = jsmn_parse(&p, src, len, t, (unsigned)n);
-	if (r != n || p.toksuper != -1) {
-		free(t);
-		return md_err_set(err, MD_EFAIL, "malformed JSON");
-	}
-	/* jsmn accepts several top-level values; JSON allows one. */
-	for (size_t i = (size_t)t[0].end + (t[0].type == JSMN_STRING); i < len; i++) {
-		if (src[i] != ' ' && src[i] != '\n' && src[i] != '\r' && src[i] != '\t') {
-			free(t);
-			return md_err_set(err, MD_EFAIL, "malformed JSON: trailing data");
-		}
+	switch (md_json_check(src, len)) {
+	case JSON_CHECK_OK: break;
+	case JSON_CHECK_PART: return md_err_set(err, MD_EFAIL, "truncated JSON");
+	case JSON_CHECK_DEEP: return md_err_set(err, MD_EFAIL, "JSON nested too deeply");
+	default: return md_err_set(err, MD_EFAIL, "malformed JSON");
 	}
 	doc->src = src;
 	doc->len = len;
+	size_t a = 0;
+	while (a < len && strchr(" \t\r\n", src[a]))
+		a++;
+	if (src[a] != '{' && src[a] != '[') {
+		if (parse_scalar(doc, src, len) < 0)
+			return md_err_set(err, MD_EFAIL, "out of memory");
+		return MD_OK;
+	}
+	jsmn_parser p;
+	jsmn_init(&p);
+	int n = jsmn_parse(&p, src, len, NULL, 0);
+	jsmntok_t *t = n > 0 ? calloc((size_t)n, sizeof *t) : NULL;
+	if (!t) {
+		memset(doc, 0, sizeof *doc);
+		return md_err_set(err, MD_EFAIL, n > 0 ? "out of memory" : "malformed JSON");
+	}
+	jsmn_init(&p);
+	if (jsmn_parse(&p, src, len, t, (unsigned)n) != n) {
+		free(t);
+		memset(doc, 0, sizeof *doc);
+		return md_err_set(err, MD_EFAIL, "malformed JSON");
+	}
 	doc->toks = t;
 	doc->ntok = n;
 	return MD_OK;

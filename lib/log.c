@@ -71,12 +71,8 @@ void md_log(md_log_level level, const char *fmt, ...)
 	char msg[2048];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	md_secret_format_line(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	for (char *p = msg; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
-	md_secret_redact(msg);
 	if (log_format == MD_LOG_JSON) {
 		log_write_json(level, msg);
 		return;

@@ -223,19 +223,50 @@ void md_secret_redact(char *msg)
 		return;
 	pthread_mutex_lock(&watch_lock);
 	for (md_secret *s = watch_head; s; s = s->wnext) {
-		char *hit;
-		while (s->len >= 8 && (hit = memmem(msg, strlen(msg), s->data, s->len))) {
+		char *from = msg, *hit;
+		/* Search on after each replacement, never over it again: a value
+		 * that looks like the replacement must not loop forever. */
+		while (s->len >= 8 && (hit = memmem(from, strlen(from), s->data, s->len))) {
 			size_t tail = strlen(hit + s->len);
 			if (s->len >= rl) {
 				memcpy(hit, repl, rl);
 				memmove(hit + rl, hit + s->len, tail + 1);
+				from = hit + rl;
 			} else {
 				/* A short value: blank it rather than grow the line. */
 				memset(hit, '*', s->len);
+				from = hit + s->len;
 			}
 		}
 	}
 	pthread_mutex_unlock(&watch_lock);
+}
+
+void md_secret_format_line(char *dst, size_t dstsz, const char *fmt, va_list ap)
+{
+	if (dstsz == 0)
+		return;
+	dst[0] = '\0';
+	/* Whole line first, in secret memory: redacting after truncation would
+	 * leave the prefix of a secret that straddles the cut. */
+	md_secret *full = md_secret_new(dstsz * 2);
+	va_list cp;
+	va_copy(cp, ap);
+	int n = full ? vsnprintf(NULL, 0, fmt, cp) : -1;
+	va_end(cp);
+	if (n < 0 || secret_reserve(full, (size_t)n) < 0) {
+		md_secret_free(full);
+		snprintf(dst, dstsz, "(message lost: out of memory)");
+		return;
+	}
+	vsnprintf(full->data, (size_t)n + 1, fmt, ap);
+	full->len = strlen(full->data);
+	for (char *p = full->data; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	md_secret_redact(full->data);
+	snprintf(dst, dstsz, "%s", full->data);
+	md_secret_free(full);
 }
 
 static void secret_trim(md_secret *s)
@@ -254,7 +285,8 @@ int md_secret_read_fd(int fd, size_t max, md_secret **out, md_error *err)
 	if (!s)
 		return md_err_set(err, MD_EFAIL, "out of memory");
 	for (;;) {
-		if (md_secret_len(s) > max) {
+		/* Room for a trailing "\r\n"; max applies to the trimmed value. */
+		if (md_secret_len(s) > max + 2) {
 			md_secret_free(s);
 			return md_err_set(err, MD_EUSAGE, "secret is longer than %zu bytes", max);
 		}
@@ -276,6 +308,10 @@ int md_secret_read_fd(int fd, size_t max, md_secret **out, md_error *err)
 		s->data[s->len] = '\0';
 	}
 	secret_trim(s);
+	if (s->len > max) {
+		md_secret_free(s);
+		return md_err_set(err, MD_EUSAGE, "secret is longer than %zu bytes", max);
+	}
 	if (s->len == 0 || memchr(s->data, '\n', s->len) || strlen(s->data) != s->len) {
 		bool empty = s->len == 0;
 		md_secret_free(s);
@@ -289,6 +325,7 @@ int md_secret_read_fd(int fd, size_t max, md_secret **out, md_error *err)
 
 int md_secret_read_file(const char *path, size_t max, md_secret **out, md_error *err)
 {
+	*out = NULL;
 	if (strcmp(path, "-") == 0)
 		return md_secret_read_fd(STDIN_FILENO, max, out, err);
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);

@@ -16,6 +16,7 @@
 #ifndef MD_SECRET_H
 #define MD_SECRET_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -52,6 +53,9 @@ void md_secret_watch(md_secret *s);
 /* Replaces every watched value in msg (NUL-terminated, in place) with
  * "[redacted]". Used by the log and error modules on every line. */
 void md_secret_redact(char *msg);
+/* Formats one line for a log or an error: CR/LF become spaces, watched
+ * values are redacted over the whole line, then it is cut to dstsz. */
+void md_secret_format_line(char *dst, size_t dstsz, const char *fmt, va_list ap);
 
 /* Reads all of fd into a new secret, strips trailing whitespace; fails on an
  * empty value or one over max bytes. The result is watched. */
