@@ -67,32 +67,50 @@ void h_emulator_start(void)
 		snprintf(run_dir, sizeof run_dir, "%s", rd);
 	}
 	mkdirs(h_path(true, ""));
+	const char *args[] = {"--admin-token-file", h_admin_token_file(), "--member-token-file",
+			      h_member_token_file(), NULL};
+	emu_pid = h_emulator_spawn(args, "emulator.log", base_url, sizeof base_url);
+	if (emu_pid < 0) {
+		fprintf(stderr, "harness: the emulator did not start\n");
+		exit(1);
+	}
+}
+
+pid_t h_emulator_spawn(const char *const *args, const char *log, char *url, size_t urlsz)
+{
 	int out[2];
 	if (pipe(out) < 0)
-		abort();
-	emu_pid = fork();
-	if (emu_pid == 0) {
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
 		dup2(out[1], STDOUT_FILENO);
-		int logfd = open(h_path(false, "emulator.log"), O_WRONLY | O_CREAT | O_APPEND, 0600);
+		int logfd = open(h_path(false, log), O_WRONLY | O_CREAT | O_APPEND, 0600);
 		dup2(logfd, STDERR_FILENO);
 		close(out[0]);
-		/* The emulator keeps the tokens it issues in this record; the leak
-		 * scan reads it after the run. */
+		/* Every emulator records the tokens it issues here; the leak scan
+		 * reads the record after the run. */
 		char rec[1200];
 		snprintf(rec, sizeof rec, "%s/tokens.record", env_or("TEST_RUN_DIR", "tests/run"));
-		execl(env_or("EMULATOR_BIN", "build/mdcred-emulator"), "mdcred-emulator", "-v",
-		      "--admin-token-file", h_admin_token_file(), "--member-token-file",
-		      h_member_token_file(), "--record-tokens", rec, (char *)NULL);
+		const char *argv[32] = {"mdcred-emulator", "-v", "--record-tokens", rec};
+		int n = 4;
+		for (size_t i = 0; args && args[i] && n < 31; i++)
+			argv[n++] = args[i];
+		argv[n] = NULL;
+		execv(env_or("EMULATOR_BIN", "build/mdcred-emulator"), (char *const *)argv);
 		_exit(127);
 	}
 	close(out[1]);
 	FILE *f = fdopen(out[0], "r");
-	if (!f || !fgets(base_url, sizeof base_url, f)) {
-		fprintf(stderr, "harness: the emulator did not start\n");
-		exit(1);
+	bool ok = f && fgets(url, (int)urlsz, f);
+	if (f)
+		fclose(f);
+	if (!ok) {
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+		return -1;
 	}
-	base_url[strcspn(base_url, "\r\n")] = '\0';
-	fclose(f);
+	url[strcspn(url, "\r\n")] = '\0';
+	return pid;
 }
 
 void h_emulator_stop(void)

@@ -13,6 +13,7 @@
 #include <check.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "json.h"
 #include "secret.h"
@@ -29,6 +30,9 @@ typedef struct {
 #define H_NO_URL 0x4        /* do not pass --api-url */
 
 void h_emulator_start(void);
+/* Starts another emulator with extra arguments (stderr to the run dir's
+ * log); its base URL goes to url. Returns its pid, or -1. */
+pid_t h_emulator_spawn(const char *const *args, const char *log, char *url, size_t urlsz);
 void h_emulator_stop(void);
 void h_reset(void); /* checked fixture: fresh org state before each test */
 

@@ -10,6 +10,7 @@ Suite *suite_ducklings(void);
 Suite *suite_exec(void);
 Suite *suite_errors(void);
 Suite *suite_retry(void);
+Suite *suite_tls(void);
 
 int main(void)
 {
@@ -21,6 +22,7 @@ int main(void)
 	srunner_add_suite(sr, suite_exec());
 	srunner_add_suite(sr, suite_errors());
 	srunner_add_suite(sr, suite_retry());
+	srunner_add_suite(sr, suite_tls());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
