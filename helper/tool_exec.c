@@ -131,17 +131,14 @@ int tool_cmd_exec(int argc, char **argv, int *exit_code, md_error *err)
 		rc = md_exec_supervise(a.path, a.cmd, &env, exit_code, err);
 		exec_revoke(h, a.user, &t);
 	} else {
-		/* The admin credential must not outlive us in the new image. */
-		md_http_free(h);
-		h = NULL;
+		/* The client stays until execve succeeds (its descriptors are
+		 * close-on-exec; the admin token dies with this image), so a
+		 * failed exec can still revoke what it minted. */
 		rc = md_exec_replace(a.path, a.cmd, &env, exit_code, err);
 		md_log_error("%s", err->msg);
-		if (!a.from) {
-			md_error e2 = {0};
-			if (tool_client(&h, &e2) == MD_OK)
-				exec_revoke(h, a.user, &t);
-		}
 		err->msg[0] = '\0';
+		if (h)
+			exec_revoke(h, a.user, &t);
 	}
 out:
 	md_exec_env_free(&env);

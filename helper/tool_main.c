@@ -1,5 +1,6 @@
 /* tool_main.c - mdcred's entry: process hardening, global options, dispatch. */
 #include "tool.h"
+#include "exec.h"
 #include "log.h"
 #include "validate.h"
 #include "secret.h"
@@ -111,6 +112,7 @@ static int tool_run(int argc, char **argv, int *exit_code, md_error *err)
 
 int main(int argc, char **argv)
 {
+	md_exec_note_inherited_fds();
 	md_secret_harden_process();
 	/* A closed stdout must be an error we handle (revoking what we minted),
 	 * not a silent death; exec restores the default for the command. */

@@ -173,7 +173,12 @@ int md_api_user_delete(md_http *h, const char *username, md_error *err)
 	_cleanup_secret_ md_secret *path = user_path(username, NULL, NULL);
 	md_http_resp r;
 	rc = api_call(h, "DELETE", path, NULL, "account delete", &r, NULL, err);
+	bool earlier = r.earlier_maybe_done;
 	md_http_resp_free(&r);
+	if (rc == MD_ENOTFOUND && earlier) {
+		md_err_clear(err);
+		return MD_OK;
+	}
 	if (rc == MD_ENOTFOUND)
 		md_err_set(err, MD_ENOTFOUND, "account delete: no service account '%s'", username);
 	return rc;
@@ -318,7 +323,13 @@ int md_api_token_revoke(md_http *h, const char *username, const char *token_id, 
 	_cleanup_secret_ md_secret *path = user_path(username, "tokens", token_id);
 	md_http_resp r;
 	rc = api_call(h, "DELETE", path, NULL, "token revoke", &r, NULL, err);
+	bool earlier = r.earlier_maybe_done;
 	md_http_resp_free(&r);
+	if (rc == MD_ENOTFOUND && earlier) {
+		/* The attempt whose answer was lost did the revoking. */
+		md_err_clear(err);
+		return MD_OK;
+	}
 	if (rc == MD_ENOTFOUND)
 		md_err_set(err, MD_ENOTFOUND, "token revoke: '%s' has no live token with id %s",
 			   username, token_id);

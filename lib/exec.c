@@ -3,7 +3,10 @@
 #include "exec.h"
 
 #include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,6 +17,63 @@
 #include <unistd.h>
 
 extern char **environ;
+
+#define FD_TRACKED 1024
+static unsigned char inherited_fds[FD_TRACKED / 8];
+static bool inherited_noted;
+
+/* Calls fn for every open descriptor but the directory's own. */
+static int fd_each(void (*fn)(int fd))
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	int self = dirfd(d);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+		if (e->d_name[0] != '.' && !*end && fd >= 0 && fd != self && fd <= INT_MAX)
+			fn((int)fd);
+	}
+	closedir(d);
+	return 0;
+}
+
+static void fd_note(int fd)
+{
+	if (fd < FD_TRACKED)
+		inherited_fds[fd / 8] |= (unsigned char)(1u << (fd % 8));
+}
+
+void md_exec_note_inherited_fds(void)
+{
+	/* One directory read at start (no /proc: the first 64 by probing). */
+	if (fd_each(fd_note) < 0)
+		for (int fd = 0; fd < 64; fd++)
+			if (fcntl(fd, F_GETFD) >= 0)
+				fd_note(fd);
+	inherited_noted = true;
+}
+
+static bool fd_inherited(int fd)
+{
+	if (!inherited_noted)
+		return fd <= 2;
+	return fd < FD_TRACKED && (inherited_fds[fd / 8] >> (fd % 8)) & 1;
+}
+
+static void fd_cloexec_unless_inherited(int fd)
+{
+	int fl = fd_inherited(fd) ? -1 : fcntl(fd, F_GETFD);
+	if (fl >= 0)
+		fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+}
+
+void md_exec_cloexec_own_fds(void)
+{
+	fd_each(fd_cloexec_unless_inherited);
+}
 
 static int check_candidate(const char *p, int *exit_code)
 {
@@ -141,6 +201,7 @@ void md_exec_env_free(md_exec_env *e)
 int md_exec_replace(const char *path, char *const argv[], const md_exec_env *env,
 		    int *exit_code, md_error *err)
 {
+	md_exec_cloexec_own_fds();
 	signal(SIGPIPE, SIG_DFL);
 	execve(path, argv, env->envp);
 	int e = errno;
@@ -175,6 +236,7 @@ int md_exec_supervise(const char *path, char *const argv[], const md_exec_env *e
 	for (int s = 1; s < NSIG; s++)
 		if (sig_forwardable(s))
 			sigaddset(&all, s);
+	md_exec_cloexec_own_fds();
 	/* An inherited SIG_IGN for SIGCHLD would auto-reap the child. */
 	signal(SIGCHLD, SIG_DFL);
 	sigprocmask(SIG_BLOCK, &all, &old);

@@ -18,6 +18,13 @@
 #define MD_EXEC_NOT_FOUND 127
 #define MD_EXEC_NOT_EXECUTABLE 126
 
+/* Remembers which descriptors the process was started with: those are the
+ * caller's to pass on to the command. Call first thing in main(). */
+void md_exec_note_inherited_fds(void);
+/* Marks every other open descriptor close-on-exec (sockets libcurl opened,
+ * files we read), so the command inherits exactly what we inherited. */
+void md_exec_cloexec_own_fds(void);
+
 /* Finds cmd as execvp would. MD_OK, or MD_EUSAGE with *exit_code 127/126. */
 int md_exec_resolve(const char *cmd, char *path, size_t pathsz, int *exit_code, md_error *err);
 /* A valid environment variable name that is not one of the admin ones. */

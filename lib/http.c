@@ -268,6 +268,9 @@ static void http_prepare(md_http *h, const char *method, const char *url, const 
 	}
 	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	/* libcurl silently sends a request again when a reused connection turns
+	 * out dead without an answer; for a POST that may mint twice. */
+	curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, strcmp(method, "POST") == 0 ? 1L : 0L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, rx);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_on_header);
@@ -337,8 +340,10 @@ int md_http_request(md_http *h, const char *method, const char *path, const md_s
 	if (!resp->body || !url || md_secret_appendf(url, "%s%s", h->base_url, path) < 0)
 		return md_err_set(err, MD_EFAIL, "out of memory");
 
+	bool earlier_maybe_done = false;
 	for (int attempt = 0;; attempt++) {
 		struct http_rx rx = {resp, -1, false};
+		resp->earlier_maybe_done = earlier_maybe_done;
 		md_secret_truncate(resp->body, 0);
 		resp->status = 0;
 		resp->content_type[0] = '\0';
@@ -373,6 +378,9 @@ int md_http_request(md_http *h, const char *method, const char *path, const md_s
 				return http_fail(h, method, path, cc, attempt + 1, err);
 			return MD_OK;
 		}
+		/* Only a refused connection or a 429 surely did nothing. */
+		if (cc == CURLE_OK ? resp->status != 429 : resp->maybe_sent)
+			earlier_maybe_done = true;
 		long wait = backoff_ms(attempt, cc == CURLE_OK ? rx.retry_after : -1);
 		md_log_warn("%s %s: %s; retrying in %ld.%03ld s (attempt %d of %d)", method, path, what,
 			    wait / 1000, wait % 1000, attempt + 2, h->retries + 1);

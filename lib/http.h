@@ -38,6 +38,7 @@ typedef struct {
 	md_secret *body;    /* the answer, never NULL after md_http_request */
 	char content_type[96];
 	bool maybe_sent;    /* no answer, but the request may have been processed */
+	bool earlier_maybe_done; /* a retried-over attempt may have been processed */
 } md_http_resp;
 
 int md_http_new(const md_http_opts *opts, md_http **out, md_error *err);

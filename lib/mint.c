@@ -23,18 +23,24 @@ int md_mint_default_name(const char *prefix, char *out, size_t outsz)
 	return n > 0 && (size_t)n < outsz ? 0 : -1;
 }
 
-/* After a lost answer: find a token called name and revoke it. MD_OK means
- * no token by that name is alive any more. */
-static int mint_clear_orphan(md_http *h, const char *username, const char *name, md_error *err)
+#define MINT_MAX_LOST 11 /* attempts are capped by --retries (0..10) + 1 */
+
+/* After a lost answer: find tokens called any of names (but keep_id) and
+ * revoke them. MD_OK means none of them is alive any more. */
+static int mint_clear_orphans(md_http *h, const char *username, char names[][320], int nnames,
+			      const char *keep_id, md_error *err)
 {
 	md_token_meta *list = NULL;
 	size_t n = 0;
 	int rc = md_api_token_list(h, username, &list, &n, err);
 	for (size_t i = 0; rc == MD_OK && i < n; i++) {
-		if (strcmp(list[i].name, name) != 0)
+		bool lost = false;
+		for (int k = 0; k < nnames; k++)
+			lost |= strcmp(list[i].name, names[k]) == 0;
+		if (!lost || (keep_id && strcmp(list[i].id, keep_id) == 0))
 			continue;
 		md_log_warn("token create: the lost mint did create token %s ('%s'); revoking it",
-			    list[i].id, name);
+			    list[i].id, list[i].name);
 		rc = md_api_token_revoke(h, username, list[i].id, err);
 		if (rc == MD_ENOTFOUND) /* expired or revoked meanwhile: gone either way */
 			rc = MD_OK;
@@ -43,10 +49,24 @@ static int mint_clear_orphan(md_http *h, const char *username, const char *name,
 	return rc;
 }
 
+/* A slow mint may finish after we looked for it: once the final mint is
+ * done, look once more for the names whose answers were lost. */
+static void mint_final_sweep(md_http *h, const char *username, char lost[][320], int nlost,
+			     const char *keep_id)
+{
+	md_error e = {0};
+	if (nlost > 0 && mint_clear_orphans(h, username, lost, nlost, keep_id, &e) != MD_OK)
+		md_log_warn("token create: could not re-check lost mints (%s); look for tokens "
+			    "named '%s' with 'mdcred token list %s'", e.msg, lost[0], username);
+}
+
 int md_mint(md_http *h, const md_mint_req *req, md_token *out, md_error *err)
 {
-	char name[320];
+	char name[320], lost[MINT_MAX_LOST][320];
+	int nlost = 0;
 	int attempts = req->attempts > 0 ? req->attempts : 1;
+	if (attempts > MINT_MAX_LOST)
+		attempts = MINT_MAX_LOST;
 	md_token_req q = {name, req->token_type, req->ttl, req->description};
 	int rc = MD_EFAIL;
 	for (int i = 0; i < attempts; i++) {
@@ -56,12 +76,20 @@ int md_mint(md_http *h, const md_mint_req *req, md_token *out, md_error *err)
 			return md_err_set(err, MD_EFAIL, "cannot make a token name");
 		bool maybe = false;
 		rc = md_api_token_create(h, req->username, &q, out, &maybe, err);
+		/* A given name already live after a lost answer: the lost mint
+		 * finished late. Clear it like any orphan. */
+		if (rc == MD_ECONFLICT && nlost > 0 && req->name)
+			maybe = true;
+		if (rc == MD_OK)
+			mint_final_sweep(h, req->username, lost, nlost, out->meta.id);
 		if (rc == MD_OK || !maybe)
 			return rc;
+		if (nlost == 0 || strcmp(lost[nlost - 1], name) != 0)
+			memcpy(lost[nlost++], name, sizeof name);
 		md_log_warn("token create: no usable answer (%s); checking whether token '%s' exists",
 			    err ? err->msg : "?", name);
 		md_error lerr = {0};
-		int lrc = mint_clear_orphan(h, req->username, name, &lerr);
+		int lrc = mint_clear_orphans(h, req->username, lost, nlost, NULL, &lerr);
 		if (lrc) {
 			return md_err_set(err, MD_ETRANSIENT,
 					  "token create: the answer was lost and the token list could not "
