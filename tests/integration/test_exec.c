@@ -644,6 +644,36 @@ START_TEST(command_not_found_mints_nothing)
 }
 END_TEST
 
+/* As PID 1 (a container's init) mdcred must reap orphans re-parented to it.
+ * Runs mdcred as PID 1 of a new PID namespace (needs root, as CI is). */
+START_TEST(revoke_on_exit_reaps_orphans_as_pid1)
+{
+	if (geteuid() != 0)
+		return;
+	setup_account();
+	char cmd[6000];
+	snprintf(cmd, sizeof cmd,
+		 "unshare --pid --fork --mount-proc env MOTHERDUCK_ADMIN_TOKEN_FILE='%s' '%s' "
+		 "--api-url '%s' exec --revoke-on-exit " USER " -- sh -c '"
+		 "echo $PPID > %s; (sleep 0.2 & echo $! > %s); sleep 0.8; "
+		 "s=$(cut -d\" \" -f3 /proc/$(cat %s)/stat 2>/dev/null); echo state:${s:-gone} > %s' "
+		 ">'%s' 2>'%s'",
+		 h_admin_token_file(), getenv("MDCRED_BIN") ? getenv("MDCRED_BIN") : "build/mdcred",
+		 h_base_url(), req("pid1-ppid"), req("pid1-orphan"), h_path(true, "pid1-orphan"),
+		 req("pid1-state"), h_path(false, "pid1.stdout"), h_path(false, "pid1.stderr"));
+	int st = system(cmd);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "unshare run failed: %d", st);
+	_cleanup_secret_ md_secret *ppid = read_req("pid1-ppid");
+	_cleanup_secret_ md_secret *state = read_req("pid1-state");
+	ck_assert_ptr_nonnull(ppid);
+	ck_assert_ptr_nonnull(state);
+	ck_assert_msg(strcmp(md_secret_str(ppid), "1\n") == 0, "mdcred was not PID 1");
+	ck_assert_msg(strcmp(md_secret_str(state), "state:gone\n") == 0, "orphan not reaped: %s",
+		      md_secret_str(state));
+	ck_assert_int_eq(h_live_tokens(USER), 0);
+}
+END_TEST
+
 Suite *suite_exec(void)
 {
 	Suite *s = suite_create("exec");
@@ -665,6 +695,7 @@ Suite *suite_exec(void)
 	tcase_add_test(tc, exec_failure_after_mint_revokes_supervised);
 	tcase_add_test(tc, exec_failure_after_mint_revokes_env_admin);
 	tcase_add_test(tc, supervised_child_inherits_no_api_socket);
+	tcase_add_test(tc, revoke_on_exit_reaps_orphans_as_pid1);
 	suite_add_tcase(s, tc);
 	return s;
 }
