@@ -1,6 +1,9 @@
 /* json.c - see json.h. jsmn is compiled here only (header-only library). */
 #define JSMN_STATIC
 #define JSMN_STRICT
+/* Without parent links jsmn searches back through every token at each ','
+ * of an object: quadratic in the member count. */
+#define JSMN_PARENT_LINKS
 #include <jsmn.h>
 
 #include "json.h"

@@ -285,8 +285,8 @@ int md_secret_read_fd(int fd, size_t max, md_secret **out, md_error *err)
 	if (!s)
 		return md_err_set(err, MD_EFAIL, "out of memory");
 	for (;;) {
-		/* Room for a trailing "\r\n"; max applies to the trimmed value. */
-		if (md_secret_len(s) > max + 2) {
+		/* Room for trailing white space; max applies to the trimmed value. */
+		if (md_secret_len(s) > max + 64) {
 			md_secret_free(s);
 			return md_err_set(err, MD_EUSAGE, "secret is longer than %zu bytes", max);
 		}
@@ -312,11 +312,14 @@ int md_secret_read_fd(int fd, size_t max, md_secret **out, md_error *err)
 		md_secret_free(s);
 		return md_err_set(err, MD_EUSAGE, "secret is longer than %zu bytes", max);
 	}
-	if (s->len == 0 || memchr(s->data, '\n', s->len) || strlen(s->data) != s->len) {
+	bool printable = true;
+	for (size_t i = 0; i < s->len; i++)
+		printable &= (unsigned char)s->data[i] >= 0x20 && s->data[i] != 0x7f;
+	if (s->len == 0 || !printable) {
 		bool empty = s->len == 0;
 		md_secret_free(s);
 		return md_err_set(err, MD_EUSAGE, empty ? "secret is empty"
-					: "secret must be a single line of text");
+					: "secret must be a single line of printable text");
 	}
 	md_secret_watch(s);
 	*out = s;

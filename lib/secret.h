@@ -47,11 +47,12 @@ bool md_secret_locked(const md_secret *s);
 /* Constant-time equality of two secrets' contents. */
 bool md_secret_eq(const md_secret *a, const md_secret *b);
 
-/* Registers the current value of s (at least 8 bytes) as one that
- * md_secret_redact() removes from any message; unregistered on free. */
+/* Registers s: whatever it holds (if at least 8 bytes) is removed by
+ * md_secret_redact() from any message, until s is freed. */
 void md_secret_watch(md_secret *s);
 /* Replaces every watched value in msg (NUL-terminated, in place) with
- * "[redacted]". Used by the log and error modules on every line. */
+ * "[redacted]" (values shorter than that with as many '*'). Used by the
+ * log and error modules on every line. */
 void md_secret_redact(char *msg);
 /* Formats one line for a log or an error: CR/LF become spaces, watched
  * values are redacted over the whole line, then it is cut to dstsz. */

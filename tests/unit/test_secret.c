@@ -1,0 +1,861 @@
+/* test_secret.c - unit tests for lib/secret.[ch].
+ *
+ * Project rule: a test never prints a secret value. Secret-like values are
+ * compared with memcmp()/strstr() inside ck_assert_msg() with a fixed
+ * message, never with ck_assert_str_eq(). */
+#include <check.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "secret.h"
+
+#define FAKE "test-secret-value-123456"
+#define FAKE2 "other-fake-credential-7890"
+#define ENV_NAME "MDCRED_UNIT_TEST_FAKE_TOKEN"
+
+static md_secret *secret_of(const char *v)
+{
+	md_secret *s = md_secret_new(0);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(md_secret_set(s, v, strlen(v)), 0);
+	return s;
+}
+
+static bool secret_is(const md_secret *s, const char *want)
+{
+	size_t n = strlen(want);
+	return md_secret_len(s) == n && memcmp(md_secret_str(s), want, n + 1) == 0;
+}
+
+/* Redacts a copy of msg and compares with want, without printing either. */
+static void redacts_to(const char *msg, const char *want)
+{
+	char buf[512];
+	snprintf(buf, sizeof buf, "%s", msg);
+	md_secret_redact(buf);
+	ck_assert_msg(strcmp(buf, want) == 0, "redaction result differs from expected");
+}
+
+/* Writes data into a pipe, closes the write end and reads it back. */
+static int read_via_pipe(const void *data, size_t n, size_t max, md_secret **out, md_error *err)
+{
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert(n < 60000); /* fits the pipe buffer */
+	if (n)
+		ck_assert_int_eq(write(p[1], data, n), (ssize_t)n);
+	close(p[1]);
+	int rc = md_secret_read_fd(p[0], max, out, err);
+	close(p[0]);
+	return rc;
+}
+
+static char *temp_file_with(const void *data, size_t n)
+{
+	static char path[64];
+	snprintf(path, sizeof path, "/tmp/mdcred-unit-XXXXXX");
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	if (n)
+		ck_assert_int_eq(write(fd, data, n), (ssize_t)n);
+	close(fd);
+	return path;
+}
+
+/* ---- buffer basics ---- */
+
+START_TEST(new_is_empty_and_terminated)
+{
+	md_secret *s = md_secret_new(0);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(md_secret_len(s), 0);
+	ck_assert_ptr_nonnull(md_secret_str(s));
+	ck_assert_int_eq(md_secret_str(s)[0], '\0');
+	md_secret_free(s);
+	s = md_secret_new(100000);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(md_secret_len(s), 0);
+	ck_assert_int_eq(md_secret_str(s)[0], '\0');
+	md_secret_free(s);
+}
+END_TEST
+
+START_TEST(append_concatenates)
+{
+	md_secret *s = md_secret_new(0);
+	ck_assert_int_eq(md_secret_append(s, "abc", 3), 0);
+	ck_assert_int_eq(md_secret_append(s, "defXXX", 3), 0);
+	ck_assert_int_eq(md_secret_append(s, "", 0), 0);
+	ck_assert_uint_eq(md_secret_len(s), 6);
+	ck_assert_str_eq(md_secret_str(s), "abcdef");
+	md_secret_free(s);
+}
+END_TEST
+
+START_TEST(append_binary_keeps_length)
+{
+	md_secret *s = md_secret_new(0);
+	ck_assert_int_eq(md_secret_append(s, "a\0b", 3), 0);
+	ck_assert_uint_eq(md_secret_len(s), 3);
+	ck_assert_int_eq(memcmp(md_secret_str(s), "a\0b\0", 4), 0);
+	md_secret_free(s);
+}
+END_TEST
+
+START_TEST(appendf_formats)
+{
+	md_secret *s = md_secret_new(0);
+	ck_assert_int_eq(md_secret_appendf(s, "%s-%d", "x", 42), 0);
+	ck_assert_int_eq(md_secret_appendf(s, "/%05.1f/%c", 2.5, 'z'), 0);
+	ck_assert_int_eq(md_secret_appendf(s, "%s", ""), 0);
+	ck_assert_str_eq(md_secret_str(s), "x-42/002.5/z");
+	ck_assert_uint_eq(md_secret_len(s), 12);
+	md_secret_free(s);
+}
+END_TEST
+
+START_TEST(appendf_grows_past_page)
+{
+	md_secret *s = md_secret_new(0);
+	ck_assert_int_eq(md_secret_append(s, "head:", 5), 0);
+	ck_assert_int_eq(md_secret_appendf(s, "%0*d", 20000, 7), 0);
+	ck_assert_uint_eq(md_secret_len(s), 20005);
+	const char *p = md_secret_str(s);
+	ck_assert_int_eq(memcmp(p, "head:000", 8), 0);
+	ck_assert_int_eq(p[20004], '7');
+	ck_assert_int_eq(p[20005], '\0');
+	md_secret_free(s);
+}
+END_TEST
+
+START_TEST(set_replaces_content)
+{
+	md_secret *s = secret_of("a-rather-long-initial-value");
+	ck_assert_int_eq(md_secret_set(s, "short", 5), 0);
+	ck_assert_uint_eq(md_secret_len(s), 5);
+	ck_assert_str_eq(md_secret_str(s), "short");
+	ck_assert_int_eq(md_secret_set(s, "", 0), 0);
+	ck_assert_uint_eq(md_secret_len(s), 0);
+	ck_assert_str_eq(md_secret_str(s), "");
+	md_secret_free(s);
+}
+END_TEST
+
+START_TEST(truncate_shortens_and_terminates)
+{
+	md_secret *s = secret_of("abcdefgh");
+	md_secret_truncate(s, 3);
+	ck_assert_uint_eq(md_secret_len(s), 3);
+	ck_assert_str_eq(md_secret_str(s), "abc");
+	/* the cut bytes are wiped, not just hidden behind the NUL */
+	for (int i = 4; i < 8; i++)
+		ck_assert_int_eq(md_secret_str(s)[i], '\0');
+	md_secret_truncate(s, 10); /* longer: no-op */
+	ck_assert_uint_eq(md_secret_len(s), 3);
+	ck_assert_str_eq(md_secret_str(s), "abc");
+	md_secret_truncate(s, 0);
+	ck_assert_uint_eq(md_secret_len(s), 0);
+	ck_assert_str_eq(md_secret_str(s), "");
+	md_secret_free(s);
+}
+END_TEST
+
+START_TEST(growth_across_many_pages_keeps_content)
+{
+	md_secret *s = md_secret_new(0);
+	size_t total = 0, cap = 1 << 20;
+	char *ref = malloc(cap);
+	ck_assert_ptr_nonnull(ref);
+	char chunk[64];
+	for (int i = 0; total < 300000; i++) {
+		int n = snprintf(chunk, sizeof chunk, "<%d:%x>", i, (unsigned)i * 2654435761u);
+		ck_assert_int_eq(md_secret_append(s, chunk, (size_t)n), 0);
+		memcpy(ref + total, chunk, (size_t)n);
+		total += (size_t)n;
+		ck_assert_uint_eq(md_secret_len(s), total);
+		ck_assert_int_eq(md_secret_str(s)[total], '\0');
+	}
+	ck_assert_int_eq(memcmp(md_secret_str(s), ref, total), 0);
+	free(ref);
+	md_secret_free(s);
+}
+END_TEST
+
+START_TEST(null_secret_accessors)
+{
+	ck_assert_uint_eq(md_secret_len(NULL), 0);
+	ck_assert_str_eq(md_secret_str(NULL), "");
+	ck_assert(!md_secret_locked(NULL));
+	md_secret_free(NULL);
+}
+END_TEST
+
+/* ---- equality ---- */
+
+START_TEST(eq_compares_content)
+{
+	md_secret *a = secret_of(FAKE);
+	md_secret *b = secret_of(FAKE);
+	md_secret *c = secret_of("test-secret-value-123457");
+	md_secret *d = secret_of("test-secret-value-12345");
+	md_secret *e1 = md_secret_new(0), *e2 = md_secret_new(10);
+	ck_assert(md_secret_eq(a, b));
+	ck_assert(md_secret_eq(a, a));
+	ck_assert(!md_secret_eq(a, c));
+	ck_assert(!md_secret_eq(a, d));
+	ck_assert(!md_secret_eq(d, a));
+	ck_assert(md_secret_eq(e1, e2));
+	ck_assert(!md_secret_eq(e1, a));
+	md_secret_free(a);
+	md_secret_free(b);
+	md_secret_free(c);
+	md_secret_free(d);
+	md_secret_free(e1);
+	md_secret_free(e2);
+}
+END_TEST
+
+/* ---- watch / redact ---- */
+
+START_TEST(redact_at_start_middle_end)
+{
+	md_secret *s = secret_of(FAKE);
+	md_secret_watch(s);
+	redacts_to(FAKE " at start", "[redacted] at start");
+	redacts_to("in the " FAKE " middle", "in the [redacted] middle");
+	redacts_to("at the end " FAKE, "at the end [redacted]");
+	redacts_to(FAKE, "[redacted]");
+	md_secret_free(s);
+}
+END_TEST
+
+START_TEST(redact_repeated_occurrences)
+{
+	md_secret *s = secret_of(FAKE);
+	md_secret_watch(s);
+	redacts_to("a " FAKE " b " FAKE " c", "a [redacted] b [redacted] c");
+	redacts_to(FAKE FAKE FAKE, "[redacted][redacted][redacted]");
+	md_secret_free(s);
+}
+END_TEST
+
+START_TEST(redact_two_watched_secrets)
+{
+	md_secret *a = secret_of(FAKE);
+	md_secret *b = secret_of(FAKE2);
+	md_secret_watch(a);
+	md_secret_watch(b);
+	redacts_to("x=" FAKE " y=" FAKE2 ".", "x=[redacted] y=[redacted].");
+	md_secret_free(a);
+	redacts_to("x=" FAKE " y=" FAKE2 ".", "x=" FAKE " y=[redacted].");
+	md_secret_free(b);
+}
+END_TEST
+
+START_TEST(redact_stops_after_free)
+{
+	md_secret *s = secret_of(FAKE);
+	md_secret_watch(s);
+	redacts_to("v=" FAKE, "v=[redacted]");
+	md_secret_free(s);
+	redacts_to("v=" FAKE, "v=" FAKE);
+}
+END_TEST
+
+START_TEST(redact_leaves_other_text_alone)
+{
+	md_secret *s = secret_of(FAKE);
+	md_secret_watch(s);
+	redacts_to("nothing secret here", "nothing secret here");
+	redacts_to("test-secret-value-12345 (one short)", "test-secret-value-12345 (one short)");
+	redacts_to("", "");
+	md_secret_redact(NULL);
+	md_secret_free(s);
+}
+END_TEST
+
+START_TEST(short_values_not_watched)
+{
+	md_secret *s = secret_of("abc1234"); /* 7 bytes */
+	md_secret_watch(s);
+	redacts_to("v=abc1234.", "v=abc1234.");
+	md_secret_free(s);
+	s = md_secret_new(0);
+	md_secret_watch(s); /* empty */
+	redacts_to("v=.", "v=.");
+	md_secret_free(s);
+}
+END_TEST
+
+START_TEST(eight_byte_value_removed)
+{
+	/* 8 and 9 byte values are the shortest watched ones; whatever the
+	 * replacement, the value itself must be gone. */
+	md_secret *s = secret_of("fake1234");
+	md_secret_watch(s);
+	char buf[64] = "a fake1234 b";
+	md_secret_redact(buf);
+	ck_assert_msg(strstr(buf, "fake1234") == NULL, "8-byte value not redacted");
+	ck_assert_int_eq(strncmp(buf, "a ", 2), 0);
+	ck_assert_int_eq(strcmp(buf + strlen(buf) - 2, " b"), 0);
+	md_secret_free(s);
+}
+END_TEST
+
+START_TEST(watch_twice_then_free)
+{
+	md_secret *s = secret_of(FAKE);
+	md_secret_watch(s);
+	md_secret_watch(s);
+	md_secret *t = secret_of(FAKE2);
+	md_secret_watch(t);
+	md_secret_free(s);
+	redacts_to(FAKE " " FAKE2, FAKE " [redacted]");
+	md_secret_free(t);
+	redacts_to(FAKE " " FAKE2, FAKE " " FAKE2);
+	md_secret_watch(NULL);
+}
+END_TEST
+
+START_TEST(watched_secret_survives_growth)
+{
+	md_secret *s = secret_of(FAKE);
+	md_secret_watch(s);
+	char big[9000];
+	memset(big, 'q', sizeof big);
+	ck_assert_int_eq(md_secret_append(s, big, sizeof big), 0); /* remaps */
+	md_secret_truncate(s, strlen(FAKE));
+	redacts_to("v=" FAKE, "v=[redacted]");
+	md_secret_free(s);
+}
+END_TEST
+
+/* The replacement must not be matched again: an 8-byte value of '*' is
+ * blanked with '*', a 10-byte "[redacted]" replaced by itself. */
+START_TEST(redact_terminates_when_replacement_matches)
+{
+	md_secret *s = secret_of("********");
+	md_secret_watch(s);
+	char buf[64] = "pw=******** end";
+	md_secret_redact(buf);
+	ck_assert_str_eq(buf, "pw=******** end");
+	md_secret_free(s);
+
+	s = secret_of("[redacted]");
+	md_secret_watch(s);
+	snprintf(buf, sizeof buf, "v=[redacted]");
+	md_secret_redact(buf);
+	ck_assert_str_eq(buf, "v=[redacted]");
+	md_secret_free(s);
+}
+END_TEST
+
+/* ---- format_line / wipe ---- */
+
+static void __attribute__((format(printf, 3, 4)))
+format_line(char *dst, size_t dstsz, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	md_secret_format_line(dst, dstsz, fmt, ap);
+	va_end(ap);
+}
+
+START_TEST(format_line_formats)
+{
+	char buf[64];
+	format_line(buf, sizeof buf, "%s=%d", "n", 5);
+	ck_assert_str_eq(buf, "n=5");
+}
+END_TEST
+
+START_TEST(format_line_flattens_cr_lf)
+{
+	char buf[64];
+	format_line(buf, sizeof buf, "a\nb\r\nc%s", "\r");
+	ck_assert_str_eq(buf, "a b  c ");
+}
+END_TEST
+
+START_TEST(format_line_truncates)
+{
+	char buf[8];
+	memset(buf, 'Z', sizeof buf);
+	format_line(buf, sizeof buf, "%s", "0123456789");
+	ck_assert_str_eq(buf, "0123456");
+	char one[1] = {'Z'};
+	format_line(one, sizeof one, "%s", "abc");
+	ck_assert_int_eq(one[0], '\0');
+	char none[1] = {'Z'};
+	format_line(none, 0, "%s", "abc");
+	ck_assert_int_eq(none[0], 'Z');
+}
+END_TEST
+
+START_TEST(format_line_redacts)
+{
+	md_secret *s = secret_of(FAKE);
+	md_secret_watch(s);
+	char buf[128];
+	format_line(buf, sizeof buf, "token:\n%s!", FAKE);
+	ck_assert_msg(strcmp(buf, "token: [redacted]!") == 0, "unexpected redacted line");
+	md_secret_free(s);
+}
+END_TEST
+
+START_TEST(format_line_redacts_before_cutting)
+{
+	md_secret *s = secret_of(FAKE);
+	md_secret_watch(s);
+	char buf[16];
+	/* the cut at 15 bytes falls inside the secret */
+	format_line(buf, sizeof buf, "abcdef%s", FAKE);
+	ck_assert_msg(strstr(buf, "test-se") == NULL, "secret prefix survived the cut");
+	ck_assert_msg(strncmp(buf, "abcdef[redacted]", sizeof buf - 1) == 0, "unexpected line");
+	ck_assert_uint_eq(strlen(buf), sizeof buf - 1);
+	md_secret_free(s);
+}
+END_TEST
+
+START_TEST(format_line_long_output)
+{
+	size_t n = 10000;
+	char *big = malloc(n + 1);
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'w', n);
+	big[n] = '\0';
+	char *buf = malloc(n + 10);
+	ck_assert_ptr_nonnull(buf);
+	format_line(buf, n + 10, "<%s>", big);
+	ck_assert_uint_eq(strlen(buf), n + 2);
+	ck_assert_int_eq(buf[0], '<');
+	ck_assert_int_eq(buf[n + 1], '>');
+	free(buf);
+	free(big);
+}
+END_TEST
+
+START_TEST(wipe_zeroes)
+{
+	char buf[32];
+	memset(buf, 'x', sizeof buf);
+	md_secret_wipe(buf + 4, 20);
+	for (size_t i = 0; i < sizeof buf; i++)
+		ck_assert_int_eq(buf[i], i >= 4 && i < 24 ? '\0' : 'x');
+	md_secret_wipe(buf, 0);
+}
+END_TEST
+
+/* ---- reading ---- */
+
+START_TEST(read_fd_trims_trailing_newline)
+{
+	md_secret *s = NULL;
+	md_error err = {0};
+	ck_assert_int_eq(read_via_pipe(FAKE "\n", strlen(FAKE) + 1, 4096, &s, &err), MD_OK);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_msg(secret_is(s, FAKE), "value mismatch");
+	md_secret_free(s);
+}
+END_TEST
+
+START_TEST(read_fd_trims_trailing_whitespace)
+{
+	static const char in[] = FAKE " \t\r\n\n";
+	md_secret *s = NULL;
+	md_error err = {0};
+	ck_assert_int_eq(read_via_pipe(in, sizeof in - 1, 4096, &s, &err), MD_OK);
+	ck_assert_msg(secret_is(s, FAKE), "value mismatch");
+	md_secret_free(s);
+}
+END_TEST
+
+START_TEST(read_fd_without_newline)
+{
+	md_secret *s = NULL;
+	md_error err = {0};
+	ck_assert_int_eq(read_via_pipe(FAKE, strlen(FAKE), 4096, &s, &err), MD_OK);
+	ck_assert_msg(secret_is(s, FAKE), "value mismatch");
+	md_secret_free(s);
+}
+END_TEST
+
+START_TEST(read_fd_rejects_empty)
+{
+	md_secret *s = (md_secret *)1;
+	md_error err = {0};
+	ck_assert_int_eq(read_via_pipe("", 0, 4096, &s, &err), MD_EUSAGE);
+	ck_assert_ptr_null(s);
+	ck_assert_int_eq(err.code, MD_EUSAGE);
+	ck_assert_str_ne(err.msg, "");
+	md_err_clear(&err);
+	ck_assert_int_eq(read_via_pipe("\n \n", 3, 4096, &s, &err), MD_EUSAGE);
+	ck_assert_ptr_null(s);
+	ck_assert_str_ne(err.msg, "");
+}
+END_TEST
+
+START_TEST(read_fd_rejects_multi_line)
+{
+	static const char in[] = "first-line-fake-value\nsecond-line-fake-value\n";
+	md_secret *s = (md_secret *)1;
+	md_error err = {0};
+	ck_assert_int_eq(read_via_pipe(in, sizeof in - 1, 4096, &s, &err), MD_EUSAGE);
+	ck_assert_ptr_null(s);
+	ck_assert_str_ne(err.msg, "");
+	ck_assert_msg(strstr(err.msg, "line-fake-value") == NULL, "value in error message");
+}
+END_TEST
+
+START_TEST(read_fd_rejects_embedded_nul)
+{
+	static const char in[] = "test-secret\0value-123456";
+	md_secret *s = (md_secret *)1;
+	md_error err = {0};
+	ck_assert_int_eq(read_via_pipe(in, sizeof in - 1, 4096, &s, &err), MD_EUSAGE);
+	ck_assert_ptr_null(s);
+}
+END_TEST
+
+START_TEST(read_fd_rejects_over_max)
+{
+	char in[100];
+	memset(in, 'k', sizeof in);
+	md_secret *s = (md_secret *)1;
+	md_error err = {0};
+	ck_assert_int_eq(read_via_pipe(in, sizeof in, 50, &s, &err), MD_EUSAGE);
+	ck_assert_ptr_null(s);
+	ck_assert_str_ne(err.msg, "");
+	md_err_clear(&err);
+	ck_assert_int_eq(read_via_pipe(in, 51, 50, &s, &err), MD_EUSAGE);
+	ck_assert_ptr_null(s);
+}
+END_TEST
+
+START_TEST(read_fd_exactly_max_ok)
+{
+	md_secret *s = NULL;
+	md_error err = {0};
+	ck_assert_int_eq(read_via_pipe(FAKE, strlen(FAKE), strlen(FAKE), &s, &err), MD_OK);
+	ck_assert_msg(secret_is(s, FAKE), "value mismatch");
+	md_secret_free(s);
+}
+END_TEST
+
+/* max applies to the value after trailing whitespace is stripped: a value
+ * of exactly max bytes written with echo (ending in "\n") is fine. */
+START_TEST(read_fd_exactly_max_with_newline_ok)
+{
+	md_secret *s = NULL;
+	md_error err = {0};
+	int rc = read_via_pipe(FAKE "\n", strlen(FAKE) + 1, strlen(FAKE), &s, &err);
+	ck_assert_msg(rc == MD_OK, "rejected: %s", err.msg);
+	ck_assert_msg(secret_is(s, FAKE), "value mismatch");
+	md_secret_free(s);
+}
+END_TEST
+
+START_TEST(read_fd_over_max_after_trim_rejected)
+{
+	/* max + 1 bytes of value, then a newline */
+	md_secret *s = (md_secret *)1;
+	md_error err = {0};
+	ck_assert_int_eq(read_via_pipe(FAKE "\n", strlen(FAKE) + 1, strlen(FAKE) - 1, &s, &err),
+			 MD_EUSAGE);
+	ck_assert_ptr_null(s);
+	ck_assert_str_ne(err.msg, "");
+}
+END_TEST
+
+START_TEST(read_fd_multiple_reads)
+{
+	size_t n = 20000; /* several read() calls of 4096 */
+	char *in = malloc(n + 1);
+	ck_assert_ptr_nonnull(in);
+	for (size_t i = 0; i < n; i++)
+		in[i] = (char)('A' + i % 26);
+	in[n] = '\n';
+	md_secret *s = NULL;
+	md_error err = {0};
+	ck_assert_int_eq(read_via_pipe(in, n + 1, 65536, &s, &err), MD_OK);
+	ck_assert_uint_eq(md_secret_len(s), n);
+	ck_assert_msg(memcmp(md_secret_str(s), in, n) == 0, "value mismatch");
+	ck_assert_int_eq(md_secret_str(s)[n], '\0');
+	md_secret_free(s);
+	free(in);
+}
+END_TEST
+
+START_TEST(read_fd_result_is_watched)
+{
+	md_secret *s = NULL;
+	md_error err = {0};
+	ck_assert_int_eq(read_via_pipe(FAKE "\n", strlen(FAKE) + 1, 4096, &s, &err), MD_OK);
+	redacts_to("got " FAKE, "got [redacted]");
+	md_secret_free(s);
+	redacts_to("got " FAKE, "got " FAKE);
+}
+END_TEST
+
+START_TEST(read_fd_bad_descriptor)
+{
+	md_secret *s = (md_secret *)1;
+	md_error err = {0};
+	ck_assert_int_eq(md_secret_read_fd(-1, 4096, &s, &err), MD_EUSAGE);
+	ck_assert_ptr_null(s);
+	ck_assert_str_ne(err.msg, "");
+}
+END_TEST
+
+START_TEST(read_file_missing_is_usage)
+{
+	md_secret *s = NULL;
+	md_error err = {0};
+	const char *path = "/nonexistent-mdcred-dir/token-file";
+	ck_assert_int_eq(md_secret_read_file(path, 4096, &s, &err), MD_EUSAGE);
+	ck_assert_int_eq(err.code, MD_EUSAGE);
+	ck_assert_ptr_null(s);
+	ck_assert_ptr_nonnull(strstr(err.msg, path));
+}
+END_TEST
+
+/* *out is NULL on every failure, so `_cleanup_secret_ md_secret *t;` with
+ * no initializer is safe even when the file is missing. */
+START_TEST(read_file_missing_sets_out_null)
+{
+	md_secret *s = (md_secret *)1; /* stands for an uninitialized pointer */
+	md_error err = {0};
+	int rc = md_secret_read_file("/nonexistent-mdcred-dir/token-file", 4096, &s, &err);
+	ck_assert_int_eq(rc, MD_EUSAGE);
+	ck_assert_msg(s == NULL, "*out left unset on open failure");
+}
+END_TEST
+
+START_TEST(read_file_reads_value)
+{
+	const char *path = temp_file_with(FAKE "\n", strlen(FAKE) + 1);
+	md_secret *s = NULL;
+	md_error err = {0};
+	int rc = md_secret_read_file(path, 4096, &s, &err);
+	unlink(path);
+	ck_assert_int_eq(rc, MD_OK);
+	ck_assert_msg(secret_is(s, FAKE), "value mismatch");
+	redacts_to(FAKE, "[redacted]");
+	md_secret_free(s);
+}
+END_TEST
+
+START_TEST(read_file_empty_names_path)
+{
+	const char *path = temp_file_with("", 0);
+	md_secret *s = (md_secret *)1;
+	md_error err = {0};
+	int rc = md_secret_read_file(path, 4096, &s, &err);
+	unlink(path);
+	ck_assert_int_eq(rc, MD_EUSAGE);
+	ck_assert_ptr_null(s);
+	ck_assert_ptr_nonnull(strstr(err.msg, path));
+}
+END_TEST
+
+/* ---- environment ---- */
+
+START_TEST(take_env_moves_value)
+{
+	ck_assert_int_eq(setenv(ENV_NAME, FAKE, 1), 0);
+	md_secret *s = NULL;
+	md_error err = {0};
+	ck_assert_int_eq(md_secret_take_env(ENV_NAME, &s, &err), MD_OK);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_msg(secret_is(s, FAKE), "value mismatch");
+	ck_assert_ptr_null(getenv(ENV_NAME));
+	md_secret_free(s);
+}
+END_TEST
+
+START_TEST(take_env_wipes_original_memory)
+{
+	ck_assert_int_eq(setenv(ENV_NAME, FAKE, 1), 0);
+	char *orig = getenv(ENV_NAME);
+	ck_assert_ptr_nonnull(orig);
+	size_t n = strlen(orig);
+	ck_assert_uint_eq(n, strlen(FAKE));
+	md_secret *s = NULL;
+	md_error err = {0};
+	ck_assert_int_eq(md_secret_take_env(ENV_NAME, &s, &err), MD_OK);
+	/* glibc keeps setenv() strings allocated after unsetenv(), so the bytes
+	 * getenv() pointed at can still be inspected. */
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(orig[i] == '\0', "environment byte %zu not wiped", i);
+	md_secret_free(s);
+}
+END_TEST
+
+START_TEST(take_env_unset_gives_null)
+{
+	unsetenv(ENV_NAME);
+	md_secret *s = (md_secret *)1;
+	md_error err = {0};
+	ck_assert_int_eq(md_secret_take_env(ENV_NAME, &s, &err), MD_OK);
+	ck_assert_ptr_null(s);
+}
+END_TEST
+
+START_TEST(take_env_trims_and_watches)
+{
+	ck_assert_int_eq(setenv(ENV_NAME, FAKE "\n", 1), 0);
+	md_secret *s = NULL;
+	md_error err = {0};
+	ck_assert_int_eq(md_secret_take_env(ENV_NAME, &s, &err), MD_OK);
+	ck_assert_msg(secret_is(s, FAKE), "value mismatch");
+	redacts_to("env " FAKE, "env [redacted]");
+	md_secret_free(s);
+}
+END_TEST
+
+START_TEST(take_env_other_variables_untouched)
+{
+	ck_assert_int_eq(setenv(ENV_NAME, FAKE, 1), 0);
+	ck_assert_int_eq(setenv(ENV_NAME "_OTHER", "keep-me", 1), 0);
+	md_secret *s = NULL;
+	md_error err = {0};
+	ck_assert_int_eq(md_secret_take_env(ENV_NAME, &s, &err), MD_OK);
+	ck_assert_ptr_nonnull(getenv(ENV_NAME "_OTHER"));
+	ck_assert_str_eq(getenv(ENV_NAME "_OTHER"), "keep-me");
+	md_secret_free(s);
+	unsetenv(ENV_NAME "_OTHER");
+}
+END_TEST
+
+/* ---- lifetime and process ---- */
+
+START_TEST(cleanup_attribute_frees_at_scope_end)
+{
+	{
+		_cleanup_secret_ md_secret *t = secret_of(FAKE);
+		md_secret_watch(t);
+		redacts_to("in scope " FAKE, "in scope [redacted]");
+	}
+	/* freed (and unwatched) when the scope ended */
+	redacts_to("after " FAKE, "after " FAKE);
+	{
+		_cleanup_secret_ md_secret *none = NULL; /* NULL is fine */
+		(void)none;
+	}
+}
+END_TEST
+
+START_TEST(freep_sets_null)
+{
+	md_secret *s = secret_of(FAKE);
+	md_secret_freep(&s);
+	ck_assert_ptr_null(s);
+	md_secret_freep(&s);
+}
+END_TEST
+
+START_TEST(harden_process_disables_dumps)
+{
+	md_secret_harden_process();
+	ck_assert_int_eq(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+	struct rlimit rl;
+	ck_assert_int_eq(getrlimit(RLIMIT_CORE, &rl), 0);
+	ck_assert_uint_eq(rl.rlim_cur, 0);
+}
+END_TEST
+
+static Suite *secret_suite(void)
+{
+	Suite *s = suite_create("secret");
+
+	TCase *tc = tcase_create("buffer");
+	tcase_add_test(tc, new_is_empty_and_terminated);
+	tcase_add_test(tc, append_concatenates);
+	tcase_add_test(tc, append_binary_keeps_length);
+	tcase_add_test(tc, appendf_formats);
+	tcase_add_test(tc, appendf_grows_past_page);
+	tcase_add_test(tc, set_replaces_content);
+	tcase_add_test(tc, truncate_shortens_and_terminates);
+	tcase_add_test(tc, growth_across_many_pages_keeps_content);
+	tcase_add_test(tc, null_secret_accessors);
+	tcase_add_test(tc, eq_compares_content);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("redact");
+	tcase_add_test(tc, redact_at_start_middle_end);
+	tcase_add_test(tc, redact_repeated_occurrences);
+	tcase_add_test(tc, redact_two_watched_secrets);
+	tcase_add_test(tc, redact_stops_after_free);
+	tcase_add_test(tc, redact_leaves_other_text_alone);
+	tcase_add_test(tc, short_values_not_watched);
+	tcase_add_test(tc, eight_byte_value_removed);
+	tcase_add_test(tc, watch_twice_then_free);
+	tcase_add_test(tc, watched_secret_survives_growth);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("format_line");
+	tcase_add_test(tc, format_line_formats);
+	tcase_add_test(tc, format_line_flattens_cr_lf);
+	tcase_add_test(tc, format_line_truncates);
+	tcase_add_test(tc, format_line_redacts);
+	tcase_add_test(tc, format_line_redacts_before_cutting);
+	tcase_add_test(tc, format_line_long_output);
+	tcase_add_test(tc, wipe_zeroes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("redact_termination");
+	tcase_set_timeout(tc, 3);
+	tcase_add_test(tc, redact_terminates_when_replacement_matches);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("read");
+	tcase_add_test(tc, read_fd_trims_trailing_newline);
+	tcase_add_test(tc, read_fd_trims_trailing_whitespace);
+	tcase_add_test(tc, read_fd_without_newline);
+	tcase_add_test(tc, read_fd_rejects_empty);
+	tcase_add_test(tc, read_fd_rejects_multi_line);
+	tcase_add_test(tc, read_fd_rejects_embedded_nul);
+	tcase_add_test(tc, read_fd_rejects_over_max);
+	tcase_add_test(tc, read_fd_exactly_max_ok);
+	tcase_add_test(tc, read_fd_exactly_max_with_newline_ok);
+	tcase_add_test(tc, read_fd_over_max_after_trim_rejected);
+	tcase_add_test(tc, read_fd_multiple_reads);
+	tcase_add_test(tc, read_fd_result_is_watched);
+	tcase_add_test(tc, read_fd_bad_descriptor);
+	tcase_add_test(tc, read_file_missing_is_usage);
+	tcase_add_test(tc, read_file_missing_sets_out_null);
+	tcase_add_test(tc, read_file_reads_value);
+	tcase_add_test(tc, read_file_empty_names_path);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("env");
+	tcase_add_test(tc, take_env_moves_value);
+	tcase_add_test(tc, take_env_wipes_original_memory);
+	tcase_add_test(tc, take_env_unset_gives_null);
+	tcase_add_test(tc, take_env_trims_and_watches);
+	tcase_add_test(tc, take_env_other_variables_untouched);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("lifetime");
+	tcase_add_test(tc, cleanup_attribute_frees_at_scope_end);
+	tcase_add_test(tc, freep_sets_null);
+	tcase_add_test(tc, harden_process_disables_dumps);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(secret_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
