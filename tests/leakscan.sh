@@ -16,6 +16,15 @@ trap 'rm -f "$pat"' EXIT
 grep -v '^$' "$rec" | sort -u >"$pat"
 ntok=$(wc -l <"$pat")
 nfiles=$(find "$run" -type f ! -path '*/requested/*' ! -name tokens.record | wc -l)
+# The scan must be able to see a leak: a canary copy of one issued token.
+canary="$run/leakscan-canary"
+head -n 1 "$pat" >"$canary"
+if ! grep -rlF -f "$pat" "$run" --exclude-dir=requested --exclude=tokens.record | grep -qx "$canary"; then
+	rm -f "$canary"
+	echo "leakscan: FAIL: the scan did not find its own canary"
+	exit 1
+fi
+rm -f "$canary"
 hits=$(grep -rlF -f "$pat" "$run" --exclude-dir=requested --exclude=tokens.record)
 if [ -n "$hits" ]; then
 	echo "leakscan: FAIL: a token value appears in:"
