@@ -8,6 +8,7 @@
  * active_accounts handlers. Handlers run under emu_lock().
  */
 #include "emu.h"
+#include <stdio.h>
 
 #include <ctype.h>
 #include <string.h>
@@ -115,6 +116,21 @@ static bool username_valid(const char *s)
 	return true;
 }
 
+/* {"username": name}: the answer of both POST and DELETE /v1/users. */
+static void reply_username(struct emu_call *c, const char *name)
+{
+	md_secret *b = md_secret_new(64);
+	md_jw w;
+	if (b) {
+		md_jw_init(&w, b);
+		md_jw_obj_begin(&w);
+		md_jw_key(&w, "username");
+		md_jw_str(&w, name);
+		md_jw_obj_end(&w);
+	}
+	emu_reply_json(c, 200, b, b ? &w : NULL);
+}
+
 static void users_create(struct emu_call *c)
 {
 	md_json doc;
@@ -146,16 +162,7 @@ static void users_create(struct emu_call *c)
 		emu_reply_error(c, 500, "Internal Server Error", NULL);
 		return;
 	}
-	md_secret *b = md_secret_new(64);
-	md_jw w;
-	if (b) {
-		md_jw_init(&w, b);
-		md_jw_obj_begin(&w);
-		md_jw_key(&w, "username");
-		md_jw_str(&w, u->name);
-		md_jw_obj_end(&w);
-	}
-	emu_reply_json(c, 200, b, b ? &w : NULL);
+	reply_username(c, u->name);
 }
 
 static void users_delete(struct emu_call *c)
@@ -167,17 +174,10 @@ static void users_delete(struct emu_call *c)
 		emu_reply_error1(c, 403, "Unauthorized", "only service accounts can be deleted");
 		return;
 	}
-	md_secret *b = md_secret_new(64);
-	md_jw w;
-	if (b) {
-		md_jw_init(&w, b);
-		md_jw_obj_begin(&w);
-		md_jw_key(&w, "username");
-		md_jw_str(&w, u->name);
-		md_jw_obj_end(&w);
-	}
+	char name[EMU_NAME_MAX + 1];
+	snprintf(name, sizeof name, "%s", u->name);
 	emu_user_remove(u);
-	emu_reply_json(c, 200, b, b ? &w : NULL);
+	reply_username(c, name);
 }
 
 /* ---- tokens ---- */

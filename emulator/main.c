@@ -8,6 +8,7 @@
  * SIGINT (exit 0). See README.md beside this file.
  */
 #include "emu.h"
+#include "file.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -255,37 +256,15 @@ static int tls_check(const md_secret *cert, const md_secret *key, const struct e
 	return rc;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Replaces path with a new file (0600, O_EXCL) holding the value and "\n". */
+/* Replaces path with a new file (0600, written atomically) holding the value and "\n". */
 static int token_file_write(const char *opt, const char *path, const md_secret *v)
 {
-	if (unlink(path) < 0 && errno != ENOENT) {
-		md_log_error("%s: cannot replace %s: %s", opt, path, strerror(errno));
-		return -1;
-	}
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
-		      0600);
-	if (fd < 0) {
-		md_log_error("%s: cannot create %s: %s", opt, path, strerror(errno));
-		return -1;
-	}
-	int rc = write_all(fd, md_secret_str(v), md_secret_len(v));
-	rc |= write_all(fd, "\n", 1);
-	if (close(fd) < 0 || rc < 0) {
-		md_log_error("%s: cannot write %s: %s", opt, path, strerror(errno));
+	md_error err = {0};
+	_cleanup_secret_ md_secret *line = md_secret_new(md_secret_len(v) + 1);
+	if (!line || md_secret_append(line, md_secret_str(v), md_secret_len(v)) < 0 ||
+	    md_secret_append(line, "\n", 1) < 0 ||
+	    md_file_write_atomic(path, line, 0600, &err) != MD_OK) {
+		md_log_error("%s: %s", opt, err.msg[0] ? err.msg : "out of memory");
 		return -1;
 	}
 	return 0;

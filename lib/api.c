@@ -82,6 +82,14 @@ int md_api_error_from_resp(const md_http_resp *r, const char *what, md_error *er
 	return c;
 }
 
+/* A JSON NOT_FOUND under /v1/users/<u>/... means the account is missing. */
+static int account_missing(int rc, const char *what, const char *username, md_error *err)
+{
+	if (rc == MD_ENOTFOUND)
+		md_err_set(err, MD_ENOTFOUND, "%s: no service account '%s'", what, username);
+	return rc;
+}
+
 /* Builds "/v1/users/<u>[/<rest>]" with each segment escaped. */
 static md_secret *user_path(const char *username, const char *rest, const char *id)
 {
@@ -179,9 +187,7 @@ int md_api_user_delete(md_http *h, const char *username, md_error *err)
 		md_err_clear(err);
 		return MD_OK;
 	}
-	if (rc == MD_ENOTFOUND)
-		md_err_set(err, MD_ENOTFOUND, "account delete: no service account '%s'", username);
-	return rc;
+	return account_missing(rc, "account delete", username, err);
 }
 
 static void parse_meta(const md_json *d, int obj, md_token_meta *m)
@@ -249,12 +255,10 @@ int md_api_token_create(md_http *h, const char *username, const md_token_req *q,
 		 * server did the work: the token may exist. */
 		*maybe_minted = (r.status == 0 && r.maybe_sent) || r.status >= 500;
 		md_http_resp_free(&r);
-		if (rc == MD_ENOTFOUND)
-			md_err_set(err, MD_ENOTFOUND, "token create: no service account '%s'", username);
-		else if (rc == MD_ECONFLICT)
+		if (rc == MD_ECONFLICT)
 			md_err_set(err, MD_ECONFLICT, "token create: '%s' already has a live token "
 				   "named '%s'", username, q->name);
-		return rc;
+		return account_missing(rc, "token create", username, err);
 	}
 	out->secret = md_secret_new(1024);
 	int tok = md_json_get(&doc, 0, "token");
@@ -293,9 +297,7 @@ int md_api_token_list(md_http *h, const char *username, md_token_meta **out, siz
 	rc = api_call(h, "GET", path, NULL, "token list", &r, &doc, err);
 	if (rc) {
 		md_http_resp_free(&r);
-		if (rc == MD_ENOTFOUND)
-			md_err_set(err, MD_ENOTFOUND, "token list: no service account '%s'", username);
-		return rc;
+		return account_missing(rc, "token list", username, err);
 	}
 	int arr = md_json_get(&doc, 0, "tokens");
 	int cnt = md_json_count(&doc, arr);
@@ -408,11 +410,9 @@ static int ducklings_call(md_http *h, const char *method, const char *username,
 		int cfg = md_json_get(&doc, 0, "config");
 		rc = parse_ducklings(&doc, cfg >= 0 ? cfg : 0, out, what, err);
 		md_json_free(&doc);
-	} else if (rc == MD_ENOTFOUND) {
-		md_err_set(err, MD_ENOTFOUND, "%s: no service account '%s'", what, username);
 	}
 	md_http_resp_free(&r);
-	return rc;
+	return account_missing(rc, what, username, err);
 }
 
 int md_api_ducklings_get(md_http *h, const char *username, md_ducklings *out, md_error *err)
