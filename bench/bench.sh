@@ -44,6 +44,10 @@ hyperfine --style basic --warmup 5 --runs "$runs" --export-json "$run/mint.json"
 hyperfine --style basic --warmup 10 --runs $((runs * 3)) --export-json "$run/exec.json" \
 	-n "env MOTHERDUCK_TOKEN=... /bin/true" "$c_env" \
 	-n "mdcred exec --from file:// -- /bin/true" "$c_exec" >"$run/exec.txt"
+hyperfine -N --style basic --warmup 10 --runs $((runs * 2)) --export-json "$run/start.json" \
+	-n "mdcred help (libc only)" "$md help" \
+	-n "mdcred token list, port closed (loads libcurl)" \
+	"$md --retries 0 --api-url http://127.0.0.1:9 token list $user" -i >"$run/start.txt"
 $py bench/peak_rss.py 9 "mdcred token create::$c_md" "curl POST (bare)::$c_bare" \
 	"curl | jq (seed)::$c_jq" "python requests (seed)::$c_py" \
 	"env MOTHERDUCK_TOKEN=... /bin/true::$c_env" \

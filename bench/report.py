@@ -62,6 +62,18 @@ lines = [
     row("env MOTHERDUCK_TOKEN=... /bin/true", e_env, e_env),
     row("mdcred exec --from file:// -- /bin/true", e_md, e_env),
     "",
+    "## Where a mint's time goes",
+    "",
+    "| command | median ms |",
+    "|---|---|",
+] + [f"| {k} | {v:.2f} |" for k, v in medians(load("start.json")).items()] + [
+    "",
+    "`mdcred help` is a process that loads only libc. The second row loads "
+    "libcurl.so.4 with its dependency tree (about 30 libraries on Debian 12), "
+    "initialises it and gets a refused connection: no server work. The "
+    "difference is what loading libcurl costs, paid by `mdcred token create` "
+    "and by `curl` alike; what is left of a mint is the request itself.",
+    "",
     "## Targets",
     "",
     "| target | measured | met |",

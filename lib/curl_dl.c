@@ -4,7 +4,6 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,15 +26,7 @@ static char load_error[256];
 
 static void curl_dl_load_once(void)
 {
-	/* GnuTLS (pulled in by librtmp, which we never use) initializes itself
-	 * in a library constructor unless told not to; that is a third of
-	 * libcurl's load time. Only our own process sees this variable. */
-	bool set_env = getenv("GNUTLS_NO_IMPLICIT_INIT") == NULL;
-	if (set_env)
-		setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 1);
 	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-	if (set_env)
-		unsetenv("GNUTLS_NO_IMPLICIT_INIT");
 	if (!h) {
 		snprintf(load_error, sizeof load_error,
 			 "cannot load libcurl.so.4 (Debian package libcurl4): %s", dlerror());
