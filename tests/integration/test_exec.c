@@ -674,6 +674,33 @@ START_TEST(revoke_on_exit_reaps_orphans_as_pid1)
 }
 END_TEST
 
+/* mdcred wipes MOTHERDUCK_ADMIN_TOKEN in its own environment block at start:
+ * its /proc/<pid>/environ (read here by the supervised child, as root may
+ * even for a non-dumpable process) no longer holds the value. */
+START_TEST(admin_token_scrubbed_from_proc_environ)
+{
+	if (geteuid() != 0)
+		return;
+	setup_account();
+	_cleanup_secret_ md_secret *adm = admin_token();
+	static char envbuf[16384];
+	snprintf(envbuf, sizeof envbuf, "MOTHERDUCK_ADMIN_TOKEN=%s", md_secret_str(adm));
+	const char *env_list[] = {envbuf, NULL};
+	char script[4096];
+	snprintf(script, sizeof script, "tr '\\0' '\\n' < /proc/$PPID/environ > '%s'",
+		 req("parent-environ"));
+	h_result r;
+	h_run(&r, H_NO_AUTH, NULL, env_list, "exec", "--revoke-on-exit", USER, "--", "sh", "-c",
+	      script, NULL);
+	explicit_bzero(envbuf, sizeof envbuf);
+	ck_assert_exit(r, 0);
+	h_result_free(&r);
+	_cleanup_secret_ md_secret *penv = read_req("parent-environ");
+	ck_assert_msg(penv != NULL && md_secret_len(penv) > 0, "could not read the parent's environ");
+	ck_assert_msg(!secret_contains(penv, adm), "the admin token is in mdcred's /proc environ");
+}
+END_TEST
+
 Suite *suite_exec(void)
 {
 	Suite *s = suite_create("exec");
@@ -696,6 +723,7 @@ Suite *suite_exec(void)
 	tcase_add_test(tc, exec_failure_after_mint_revokes_env_admin);
 	tcase_add_test(tc, supervised_child_inherits_no_api_socket);
 	tcase_add_test(tc, revoke_on_exit_reaps_orphans_as_pid1);
+	tcase_add_test(tc, admin_token_scrubbed_from_proc_environ);
 	suite_add_tcase(s, tc);
 	return s;
 }

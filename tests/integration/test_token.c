@@ -258,6 +258,25 @@ START_TEST(unknown_user_not_found)
 }
 END_TEST
 
+/* Verbose output names requests, never secrets (the leak scan reads it). */
+START_TEST(verbose_shows_requests_not_secrets)
+{
+	setup_account();
+	h_result r;
+	h_run(&r, H_SECRET_STDOUT, NULL, NULL, "-v", "token", "create", USER, NULL);
+	ck_assert_exit(r, 0);
+	ck_assert(h_contains(r.err, "POST /v1/users/" USER "/tokens -> 200"));
+	ck_assert(!h_contains(r.err, "Authorization"));
+	ck_assert(!h_contains(r.err, "Bearer"));
+	h_result_free(&r);
+	h_run(&r, H_SECRET_STDOUT, NULL, NULL, "-v", "--log-format", "json", "token", "create", USER,
+	      "--format", "json", NULL);
+	ck_assert_exit(r, 0);
+	ck_assert(h_contains(r.err, "\"level\":\"debug\""));
+	h_result_free(&r);
+}
+END_TEST
+
 Suite *suite_token(void)
 {
 	Suite *s = suite_create("token");
@@ -272,6 +291,7 @@ Suite *suite_token(void)
 	tcase_add_test(tc, revoke_accepts_204);
 	tcase_add_test(tc, expired_tokens_leave_the_list);
 	tcase_add_test(tc, unknown_user_not_found);
+	tcase_add_test(tc, verbose_shows_requests_not_secrets);
 	suite_add_tcase(s, tc);
 	return s;
 }
