@@ -94,10 +94,8 @@ int md_exec_resolve(const char *cmd, char *path, size_t pathsz, int *exit_code, 
 		return md_err_set(err, MD_EUSAGE, "exec: no command given after --");
 	if (strchr(cmd, '/')) {
 		int r = check_candidate(cmd, exit_code);
-		if (r == 0 && strlen(cmd) < pathsz) {
-			strcpy(path, cmd);
+		if (r == 0 && snprintf(path, pathsz, "%s", cmd) < (int)pathsz)
 			return MD_OK;
-		}
 		return md_err_set(err, MD_EUSAGE, "exec: %s: %s", cmd,
 				  r > 0 ? "not executable" : "command not found");
 	}

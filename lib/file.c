@@ -30,8 +30,9 @@ static int split_path(const char *path, char *dir, char *base, size_t sz)
 	char a[4096], b[4096];
 	if (strlen(path) >= sizeof a || strlen(path) >= sz)
 		return -1;
-	strcpy(a, path);
-	strcpy(b, path);
+	/* dirname and basename may write into their argument: copies. */
+	snprintf(a, sizeof a, "%s", path);
+	snprintf(b, sizeof b, "%s", path);
 	snprintf(dir, sz, "%s", dirname(a));
 	snprintf(base, sz, "%s", basename(b));
 	return 0;
@@ -125,8 +126,7 @@ int md_file_uri_path(const char *uri, char *out, size_t outsz, md_error *err)
 	if (p[0] != '/' || strchr(p, '?') || strchr(p, '#'))
 		return md_err_set(err, MD_EUSAGE,
 				  "--from: '%.64s' must be file:///absolute/path", uri);
-	if (strlen(p) >= outsz)
+	if (snprintf(out, outsz, "%s", p) >= (int)outsz)
 		return md_err_set(err, MD_EUSAGE, "--from: path too long");
-	strcpy(out, p);
 	return MD_OK;
 }
