@@ -151,6 +151,17 @@ int md_json_get(const md_json *doc, int obj, const char *key)
 	return -1;
 }
 
+int md_json_key_at(const md_json *doc, int obj, int idx)
+{
+	const jsmntok_t *t = tok_at(doc, obj);
+	if (!t || t->type != JSMN_OBJECT || idx < 0 || idx >= t->size)
+		return -1;
+	int k = obj + 1;
+	for (int m = 0; m < idx; m++)
+		k = json_skip(doc, k + 1);
+	return k < doc->ntok ? k : -1;
+}
+
 int md_json_at(const md_json *doc, int arr, int idx)
 {
 	const jsmntok_t *t = tok_at(doc, arr);

@@ -41,6 +41,8 @@ md_json_type md_json_type_of(const md_json *doc, int tok);
 int md_json_count(const md_json *doc, int tok);
 /* Value of key in object tok (first match), or -1. */
 int md_json_get(const md_json *doc, int obj, const char *key);
+/* Token of the i-th key of object tok (a string), or -1. */
+int md_json_key_at(const md_json *doc, int obj, int i);
 /* i-th element of array tok, or -1. */
 int md_json_at(const md_json *doc, int arr, int i);
 

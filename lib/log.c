@@ -4,6 +4,7 @@
 #include "secret.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -37,27 +38,30 @@ int md_log_format_parse(const char *s)
 
 static void log_write_json(md_log_level level, const char *msg)
 {
-	char ts[32];
+	/* hclog wants microseconds and a zone: 2006-01-02T15:04:05.000000Z07:00 */
+	static const char *const hclog_levels[] = {"error", "warn", "info", "debug"};
+	bool hc = log_format == MD_LOG_HCLOG;
+	char ts[40];
 	struct timespec now;
 	struct tm tm;
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
-	snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 now.tv_nsec / 1000000);
+	snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%0*ldZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, hc ? 6 : 3,
+		 hc ? now.tv_nsec / 1000 : now.tv_nsec / 1000000);
 	_cleanup_secret_ md_secret *line = md_secret_new(256);
 	if (!line)
 		return;
 	md_jw w;
 	md_jw_init(&w, line);
 	md_jw_obj_begin(&w);
-	md_jw_key(&w, "time");
+	md_jw_key(&w, hc ? "@timestamp" : "time");
 	md_jw_str(&w, ts);
-	md_jw_key(&w, "level");
-	md_jw_str(&w, level_names[level]);
-	md_jw_key(&w, "prog");
+	md_jw_key(&w, hc ? "@level" : "level");
+	md_jw_str(&w, hc ? hclog_levels[level] : level_names[level]);
+	md_jw_key(&w, hc ? "@module" : "prog");
 	md_jw_str(&w, log_prog);
-	md_jw_key(&w, "msg");
+	md_jw_key(&w, hc ? "@message" : "msg");
 	md_jw_str(&w, msg);
 	md_jw_obj_end(&w);
 	if (md_jw_ok(&w) && md_secret_append(line, "\n", 1) == 0)
@@ -73,7 +77,7 @@ void md_log(md_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	md_secret_format_line(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (log_format == MD_LOG_JSON) {
+	if (log_format != MD_LOG_TEXT) {
 		log_write_json(level, msg);
 		return;
 	}

@@ -1,7 +1,8 @@
 /* log.h - the one place that writes diagnostics.
  *
  * Owns: the program name, the verbosity threshold and the output format
- * (text "prog: level: message" or one JSON object per line) for everything
+ * (text "prog: level: message", one JSON object per line, or go-plugin's
+ * hclog JSON) for everything
  * printed to stderr for people. Every line passes md_secret_redact() before
  * it is written, so a watched secret can never reach the log.
  */
@@ -11,7 +12,9 @@
 #include <stdbool.h>
 
 typedef enum { MD_LOG_ERROR = 0, MD_LOG_WARN, MD_LOG_INFO, MD_LOG_DEBUG } md_log_level;
-typedef enum { MD_LOG_TEXT = 0, MD_LOG_JSON } md_log_format;
+/* MD_LOG_HCLOG: go-plugin's JSON lines (@level, @message, @timestamp,
+ * @module), which a Vault host parses from a plugin's stderr. */
+typedef enum { MD_LOG_TEXT = 0, MD_LOG_JSON, MD_LOG_HCLOG } md_log_format;
 
 void md_log_init(const char *prog, md_log_level threshold, md_log_format fmt);
 void md_log_set_level(md_log_level threshold);
