@@ -183,6 +183,16 @@ START_TEST(unsupported_path_and_operation)
 }
 END_TEST
 
+START_TEST(rollback_is_a_no_op)
+{
+	md_eng_response rs;
+	run("rollback", "", NULL, &rs);
+	ck_assert_int_eq(rs.err_type, 0);
+	ck_assert_str_eq(md_secret_str(rs.data), "{}");
+	md_eng_response_free(&rs);
+}
+END_TEST
+
 START_TEST(help_texts)
 {
 	md_eng_response rs;
@@ -218,6 +228,7 @@ int main(void)
 	tcase_add_test(tc, config_delete_and_existence);
 	tcase_add_test(tc, unsupported_path_and_operation);
 	tcase_add_test(tc, help_texts);
+	tcase_add_test(tc, rollback_is_a_no_op);
 	tcase_add_test(tc, storage_failure_is_internal);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
