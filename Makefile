@@ -9,7 +9,7 @@ CC ?= cc
 PKGS := libcurl openssl libmicrohttpd libnghttp2 libprotobuf-c
 DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libssl-dev check \
 	libjsmn-dev libmicrohttpd-dev hyperfine jq curl python3 python3-requests openssl \
-	libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler golang-go \
+	libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler golang-go python3-grpcio \
 	golang-github-hashicorp-go-plugin-dev golang-google-grpc-dev golang-goprotobuf-dev \
 	golang-google-protobuf-dev clang
 

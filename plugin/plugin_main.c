@@ -1,0 +1,160 @@
+/* plugin_main.c - vault-plugin-secrets-motherduck's entry: go-plugin's
+ * start-up contract (cookie, protocol version, AutoMTLS, the socket and
+ * the one handshake line), then serving until Shutdown or the host leaves. */
+#define _GNU_SOURCE
+#include "plugin.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "rand.h"
+#include "secret.h"
+
+#define COOKIE_KEY "VAULT_BACKEND_PLUGIN"
+#define COOKIE_VALUE "6669da05-b1c8-4f49-97d9-c8e5bed98e20"
+#define APP_PROTOCOL "5"
+
+struct plugin_env plugin_env;
+
+static int fail(const char *fmt, const char *arg)
+{
+	md_log_error(fmt, arg);
+	return 1;
+}
+
+static int check_start_env(void)
+{
+	const char *cookie = getenv(COOKIE_KEY);
+	if (!cookie || strcmp(cookie, COOKIE_VALUE) != 0) {
+		fprintf(stderr, "vault-plugin-secrets-motherduck: this binary is a Vault/OpenBao "
+				"plugin and is not meant to be run directly; register it with "
+				"`vault plugin register` and Vault starts it.\n");
+		return 1;
+	}
+	const char *versions = getenv("PLUGIN_PROTOCOL_VERSIONS");
+	char list[128], *save = NULL;
+	bool offered = false;
+	snprintf(list, sizeof list, "%s", versions ? versions : "");
+	for (char *v = strtok_r(list, ", ", &save); v; v = strtok_r(NULL, ", ", &save))
+		offered |= strcmp(v, APP_PROTOCOL) == 0;
+	if (!offered)
+		return fail("the host offers plugin protocol versions '%s'; this plugin speaks 5",
+			    versions ? versions : "");
+	if (!getenv("PLUGIN_CLIENT_CERT"))
+		return fail("%s", "PLUGIN_CLIENT_CERT is not set: this plugin requires AutoMTLS");
+	return 0;
+}
+
+/* A Unix socket only the host's user can reach. */
+static int listen_socket(char *path, size_t pathsz)
+{
+	const char *dir = getenv("PLUGIN_UNIX_SOCKET_DIR");
+	if (!dir || !*dir)
+		dir = getenv("TMPDIR");
+	if (!dir || !*dir)
+		dir = "/tmp";
+	unsigned r;
+	if (md_rand_bytes(&r, sizeof r) < 0)
+		return -1;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int n = snprintf(path, pathsz, "%s/plugin%u", dir, r % 1000000000u);
+	if (n < 0 || (size_t)n >= pathsz || (size_t)n >= sizeof sa.sun_path)
+		return -1;
+	memcpy(sa.sun_path, path, (size_t)n + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	mode_t old = umask(0077);
+	int b = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+	umask(old);
+	if (b < 0 || listen(fd, 128) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void on_sigterm(int sig)
+{
+	(void)sig;
+	if (plugin_env.server)
+		md_grpc_server_stop(plugin_env.server);
+}
+
+static void on_host_gone(void *ud)
+{
+	(void)ud;
+	md_log_info("the host closed its connection; exiting");
+	md_grpc_server_stop(plugin_env.server);
+}
+
+static int serve(const char *client_pem)
+{
+	md_error err = {0};
+	SSL_CTX *server_ctx = NULL;
+	char sock[256] = "";
+	int rc = 1, fd = -1;
+	if (md_mtls_identity_new(&plugin_env.identity, &err) ||
+	    md_mtls_server_ctx(plugin_env.identity, client_pem, &server_ctx, &err) ||
+	    md_mtls_client_ctx(plugin_env.identity, client_pem, &plugin_env.client_ctx, &err)) {
+		md_log_error("AutoMTLS: %s", err.msg);
+		goto out;
+	}
+	if ((fd = listen_socket(sock, sizeof sock)) < 0) {
+		md_log_error("cannot listen on a Unix socket in %s: %s", sock, strerror(errno));
+		goto out;
+	}
+	if (md_grpc_server_new(server_ctx, fd, &plugin_env.server, &err)) {
+		md_log_error("%s", err.msg);
+		goto out;
+	}
+	fd = -1;
+	plugin_services_register(plugin_env.server);
+	plugin_broker_register(plugin_env.server);
+	plugin_backend_register(plugin_env.server);
+	md_grpc_server_on_idle(plugin_env.server, on_host_gone, NULL);
+	/* The one line the host reads; nothing may precede it on stdout. */
+	printf("1|%s|unix|%s|grpc|%s\n", APP_PROTOCOL, sock,
+	       md_mtls_identity_cert_b64(plugin_env.identity));
+	if (fflush(stdout) != 0)
+		goto out;
+	rc = md_grpc_server_run(plugin_env.server, &err) ? 1 : 0;
+	if (rc)
+		md_log_error("%s", err.msg);
+out:
+	if (fd >= 0)
+		close(fd);
+	plugin_backend_cleanup();
+	md_grpc_server_free(plugin_env.server);
+	plugin_env.server = NULL;
+	if (sock[0])
+		unlink(sock);
+	SSL_CTX_free(server_ctx);
+	SSL_CTX_free(plugin_env.client_ctx);
+	md_mtls_identity_free(plugin_env.identity);
+	return rc;
+}
+
+int main(void)
+{
+	md_secret_harden_process();
+	md_log_init("vault-plugin-secrets-motherduck", MD_LOG_INFO, MD_LOG_HCLOG);
+	if (check_start_env())
+		return 1;
+	/* The host handles ^C; it stops us with Shutdown. If it dies before
+	 * that, the kernel tells us. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, on_sigterm);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	return serve(getenv("PLUGIN_CLIENT_CERT"));
+}
