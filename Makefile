@@ -151,7 +151,7 @@ $(B)/vault-host $(B)/go-reference-plugin: $(wildcard tests/vault-host/*/*.go) te
 clean:
 	rm -rf build build-san tests/run bench/run
 
-tests: $(UNIT_BIN) $(B)/tests/test_integration
+tests: $(UNIT_BIN) $(B)/tests/test_integration $(PLUGIN_BIN) $(B)/vault-host $(if $(SANITIZE),,$(FUZZ_BIN))
 
 check: deps
 	@$(MAKE) --no-print-directory all tests SANITIZE=$(SANITIZE)
@@ -165,3 +165,4 @@ integration: $(B)/tests/test_integration $(B)/mdcred $(B)/mdcred-emulator
 	@mkdir -p tests/run
 	MDCRED_BIN=$(B)/mdcred EMULATOR_BIN=$(B)/mdcred-emulator TEST_RUN_DIR=tests/run \
 		$(B)/tests/test_integration
+.SECONDARY:

@@ -6,7 +6,8 @@ b=${1:?usage: run_all.sh BUILD_DIR}
 run=tests/run
 rm -rf "$run"
 mkdir -p "$run/logs"
-export MDCRED_BIN="$b/mdcred" EMULATOR_BIN="$b/mdcred-emulator" TEST_RUN_DIR="$run"
+export MDCRED_BIN="$b/mdcred" EMULATOR_BIN="$b/mdcred-emulator" TEST_RUN_DIR="$run" \
+	VAULT_HOST_BIN="$b/vault-host" PLUGIN_BIN="$b/vault-plugin-secrets-motherduck"
 passed=0 failed=0
 for t in "$b"/tests/test_*; do
 	[ -x "$t" ] || continue
@@ -27,6 +28,21 @@ for t in "$b"/tests/test_*; do
 	passed=$((passed + n - bad))
 	failed=$((failed + bad))
 	[ "$rc" -eq 0 ] || [ "$bad" -gt 0 ] || failed=$((failed + 1))
+done
+# Fuzz targets (built only outside SANITIZE=1): a short run each.
+for f in "$b"/fuzz/fuzz_*; do
+	[ -x "$f" ] || continue
+	name=$(basename "$f")
+	mkdir -p "$run/fuzz/$name"
+	if "$f" -max_total_time="${FUZZ_SECONDS:-10}" -rss_limit_mb=2048 "$run/fuzz/$name" \
+		>"$run/logs/$name.log" 2>&1; then
+		echo "$name: $(grep -E '^Done [0-9]+ runs' "$run/logs/$name.log")"
+		passed=$((passed + 1))
+	else
+		tail -20 "$run/logs/$name.log"
+		echo "$name: FAILED"
+		failed=$((failed + 1))
+	fi
 done
 if sh tests/leakscan.sh "$run"; then
 	passed=$((passed + 1))

@@ -237,24 +237,11 @@ static void read_fd_all(int fd, md_secret *into)
 	explicit_bzero(buf, sizeof buf);
 }
 
-void h_run(h_result *r, int flags, const char *stdin_data, const char *const *env, ...)
+/* Runs prog with args (args[0] is argv[0]), capturing stdout and stderr. */
+static void run_argv(h_result *r, int flags, const char *prog, const char *const *args,
+		     const char *stdin_data, const char *const *env)
 {
 	static int seq;
-	const char *args[128];
-	int n = 0;
-	args[n++] = "mdcred";
-	if (!(flags & H_NO_URL)) {
-		args[n++] = "--api-url";
-		args[n++] = base_url;
-	}
-	va_list ap;
-	va_start(ap, env);
-	const char *a;
-	while ((a = va_arg(ap, const char *)) && n < 126)
-		args[n++] = a;
-	va_end(ap);
-	args[n] = NULL;
-
 	char outname[64], errname[64], inname[64];
 	seq++;
 	snprintf(outname, sizeof outname, "run-%d.stdout", seq);
@@ -280,7 +267,7 @@ void h_run(h_result *r, int flags, const char *stdin_data, const char *const *en
 			setenv("MOTHERDUCK_ADMIN_TOKEN_FILE", h_admin_token_file(), 1);
 		for (size_t i = 0; env && env[i]; i++)
 			putenv((char *)env[i]);
-		execv(env_or("MDCRED_BIN", "build/mdcred"), (char *const *)args);
+		execv(prog, (char *const *)args);
 		_exit(127);
 	}
 	int st = 0;
@@ -293,6 +280,41 @@ void h_run(h_result *r, int flags, const char *stdin_data, const char *const *en
 	close(ofd);
 	close(efd);
 	close(ifd);
+}
+
+void h_run(h_result *r, int flags, const char *stdin_data, const char *const *env, ...)
+{
+	const char *args[128];
+	int n = 0;
+	args[n++] = "mdcred";
+	if (!(flags & H_NO_URL)) {
+		args[n++] = "--api-url";
+		args[n++] = base_url;
+	}
+	va_list ap;
+	va_start(ap, env);
+	const char *a;
+	while ((a = va_arg(ap, const char *)) && n < 126)
+		args[n++] = a;
+	va_end(ap);
+	args[n] = NULL;
+	run_argv(r, flags, env_or("MDCRED_BIN", "build/mdcred"), args, stdin_data, env);
+}
+
+void h_run_prog(h_result *r, int flags, const char *prog, const char *stdin_data,
+		const char *const *env, ...)
+{
+	const char *args[128];
+	int n = 0;
+	args[n++] = prog;
+	va_list ap;
+	va_start(ap, env);
+	const char *a;
+	while ((a = va_arg(ap, const char *)) && n < 126)
+		args[n++] = a;
+	va_end(ap);
+	args[n] = NULL;
+	run_argv(r, flags | H_NO_AUTH, prog, args, stdin_data, env);
 }
 
 void h_result_free(h_result *r)

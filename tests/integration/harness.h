@@ -46,6 +46,9 @@ const char *h_path(bool requested, const char *name);
  * and extra "NAME=value" environment entries (NULL-terminated list or NULL). */
 void h_run(h_result *r, int flags, const char *stdin_data, const char *const *env, ...)
 	__attribute__((sentinel));
+/* Runs any program (prog is argv[0]) the same way; never adds the admin token. */
+void h_run_prog(h_result *r, int flags, const char *prog, const char *stdin_data,
+		const char *const *env, ...) __attribute__((sentinel));
 void h_result_free(h_result *r);
 bool h_contains(const md_secret *s, const char *needle);
 

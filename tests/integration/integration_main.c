@@ -11,6 +11,7 @@ Suite *suite_exec(void);
 Suite *suite_errors(void);
 Suite *suite_retry(void);
 Suite *suite_tls(void);
+Suite *suite_plugin(void);
 
 int main(void)
 {
@@ -23,6 +24,7 @@ int main(void)
 	srunner_add_suite(sr, suite_errors());
 	srunner_add_suite(sr, suite_retry());
 	srunner_add_suite(sr, suite_tls());
+	srunner_add_suite(sr, suite_plugin());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
