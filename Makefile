@@ -112,7 +112,7 @@ demo: deps
 	@sh tests/demo.sh $(B)
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(B)/vault-host
 	@sh bench/bench.sh $(B)
 
 install: all

@@ -52,5 +52,7 @@ $py bench/peak_rss.py 9 "mdcred token create::$c_md" "curl POST (bare)::$c_bare"
 	"curl | jq (seed)::$c_jq" "python requests (seed)::$c_py" \
 	"env MOTHERDUCK_TOKEN=... /bin/true::$c_env" \
 	"mdcred exec --from file:// -- /bin/true::$c_exec" >"$run/rss.json"
+$py bench/plugin_bench.py "$b/vault-host" "$b/vault-plugin-secrets-motherduck" \
+	"$b/go-reference-plugin" "$run/plugin.json"
 $py bench/report.py "$run"
 sh tests/leakscan.sh "$run"

@@ -85,6 +85,42 @@ lines = [
     f"{'yes' if rss['mdcred token create'] <= rss['curl POST (bare)'] else 'no'} |",
     "",
 ]
+pl = load("plugin.json")
+c, g = pl["c"], pl["go"]
+
+
+def prow(name, cv, gv, unit=""):
+    return f"| {name} | {cv:.2f}{unit} | {gv:.2f}{unit} | {cv / gv:.2f}x |"
+
+
+lines += [
+    "## The Vault plugin vs the Go reference plugin (same Go host, go-plugin client)",
+    "",
+    f"Spawn: median of {pl['spawns']} mounts each, alternating. Round trips: "
+    f"{pl['requests']} `read config` HandleRequest calls (each one Storage.Get over "
+    "the broker). Memory: the plugin's VmRSS after the 1-caller run.",
+    "",
+    "| measure | C plugin | Go reference | C / Go |",
+    "|---|---|---|---|",
+    prow("spawn to first answered Backend call, ms", c["spawn_to_setup_ms"], g["spawn_to_setup_ms"]),
+    prow("HandleRequest median, 1 caller, ms", c["c1"]["median_ms"], g["c1"]["median_ms"]),
+    prow("HandleRequest p99, 1 caller, ms", c["c1"]["p99_ms"], g["c1"]["p99_ms"]),
+    prow("HandleRequest median, 32 callers, ms", c["c32"]["median_ms"], g["c32"]["median_ms"]),
+    prow("HandleRequest p99, 32 callers, ms", c["c32"]["p99_ms"], g["c32"]["p99_ms"]),
+    prow("resident memory after the requests, MiB", c["rss_kb_after"] / 1024, g["rss_kb_after"] / 1024),
+    prow("binary size, MiB", c["binary_bytes"] / 1048576, g["binary_bytes"] / 1048576),
+    "",
+    "| plugin target | measured | met |",
+    "|---|---|---|",
+    f"| start in at most a third of the Go plugin's time | {c['spawn_to_setup_ms'] / g['spawn_to_setup_ms']:.2f}x | "
+    f"{'yes' if c['spawn_to_setup_ms'] * 3 <= g['spawn_to_setup_ms'] else 'no'} |",
+    f"| at most a quarter of its memory | {c['rss_kb_after'] / g['rss_kb_after']:.2f}x | "
+    f"{'yes' if c['rss_kb_after'] * 4 <= g['rss_kb_after'] else 'no'} |",
+    f"| per-request latency no worse than Go's (median, 1 and 32 callers) | "
+    f"{c['c1']['median_ms'] / g['c1']['median_ms']:.2f}x, {c['c32']['median_ms'] / g['c32']['median_ms']:.2f}x | "
+    f"{'yes' if c['c1']['median_ms'] <= g['c1']['median_ms'] and c['c32']['median_ms'] <= g['c32']['median_ms'] else 'no'} |",
+    "",
+]
 notes_path = os.path.join(os.path.dirname(__file__), "NOTES.md")
 if os.path.exists(notes_path):
     with open(notes_path) as f:

@@ -13,6 +13,8 @@ void md_grpc_decoder_init(md_grpc_decoder *d, size_t limit)
 
 void md_grpc_decoder_free(md_grpc_decoder *d)
 {
+	if (d->msg)
+		explicit_bzero(d->msg, d->msg_have);
 	free(d->msg);
 	d->msg = NULL;
 	d->hdr_len = 0;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "secret.h"
 
 int64_t md_grpc_now_ms(void)
 {
@@ -58,6 +59,7 @@ int md_grpc_server_new(SSL_CTX *ssl_ctx, int listen_fd, md_grpc_server **out, md
 	(void)fcntl(listen_fd, F_SETFD, FD_CLOEXEC);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->workers_cv, NULL);
+	pthread_cond_init(&s->pool_cv, NULL);
 	atomic_init(&s->stop_req, 0);
 	atomic_init(&s->nconns, 0);
 	*out = s;
@@ -131,6 +133,10 @@ void md_grpc_server_free(md_grpc_server *s)
 	pthread_mutex_lock(&s->mu);
 	while (s->workers > 0) /* handlers see -1 from recv/send and return */
 		pthread_cond_wait(&s->workers_cv, &s->mu);
+	s->pool_stop = 1;
+	pthread_cond_broadcast(&s->pool_cv);
+	while (s->pool_threads > 0) /* nothing may touch s once it is freed */
+		pthread_cond_wait(&s->workers_cv, &s->mu);
 	md_grpc_call *d = s->dirty_head;
 	s->dirty_head = s->dirty_tail = NULL;
 	pthread_mutex_unlock(&s->mu);
@@ -149,6 +155,7 @@ void md_grpc_server_free(md_grpc_server *s)
 		free(s->routes[i].path);
 	free(s->routes);
 	pthread_cond_destroy(&s->workers_cv);
+	pthread_cond_destroy(&s->pool_cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
@@ -167,11 +174,20 @@ md_grpc_call *md_grpc_call_new(md_grpc_server *s)
 	return c;
 }
 
+/* Messages may carry tokens (replies, config writes): wiped, then freed. */
+void md_grpc_buf_free(md_grpc_buf *b)
+{
+	if (!b)
+		return;
+	md_secret_wipe(b->data, b->len);
+	free(b);
+}
+
 void md_grpc_free_bufs(md_grpc_buf *b)
 {
 	while (b) {
 		md_grpc_buf *n = b->next;
-		free(b);
+		md_grpc_buf_free(b);
 		b = n;
 	}
 }
@@ -180,6 +196,7 @@ static void call_free(md_grpc_call *c)
 {
 	for (md_grpc_msg *m = c->in_head; m;) {
 		md_grpc_msg *n = m->next;
+		md_secret_wipe(m->p, m->len);
 		free(m->p);
 		free(m);
 		m = n;
@@ -220,20 +237,23 @@ void md_grpc_mark_dirty_locked(md_grpc_call *c)
 	s->dirty_tail = c;
 }
 
-typedef struct {
+struct md_grpc_job {
 	md_grpc_call *c;
 	md_grpc_handler fn;
 	void *ud;
-} worker_arg;
+	struct md_grpc_job *next;
+};
 
-static void *worker_main(void *arg)
+#define POOL_KEEP 4          /* threads kept however long they idle */
+#define POOL_IDLE_SECS 10    /* others leave after this long without work */
+
+static void job_run(struct md_grpc_job *j)
 {
-	worker_arg a = *(worker_arg *)arg;
-	free(arg);
-	md_grpc_call *c = a.c;
+	md_grpc_call *c = j->c;
 	md_grpc_server *s = c->s;
 
-	a.fn(c, a.ud);
+	j->fn(c, j->ud);
+	free(j);
 
 	pthread_mutex_lock(&s->mu);
 	if (!c->finished) {
@@ -253,38 +273,84 @@ static void *worker_main(void *arg)
 	pthread_mutex_unlock(&s->mu);
 	if (last)
 		call_free(c);
+}
+
+static void *pool_main(void *arg)
+{
+	md_grpc_server *s = arg;
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->jobs_head && !s->pool_stop) {
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += POOL_IDLE_SECS;
+			s->pool_idle++;
+			int rc = pthread_cond_timedwait(&s->pool_cv, &s->mu, &until);
+			s->pool_idle--;
+			if (rc == ETIMEDOUT && !s->jobs_head && s->pool_threads > POOL_KEEP)
+				goto leave;
+		}
+		if (!s->jobs_head)
+			goto leave; /* stopping */
+		struct md_grpc_job *j = s->jobs_head;
+		s->jobs_head = j->next;
+		if (!s->jobs_head)
+			s->jobs_tail = NULL;
+		pthread_mutex_unlock(&s->mu);
+		job_run(j);
+		pthread_mutex_lock(&s->mu);
+	}
+leave:
+	s->pool_threads--;
+	pthread_cond_broadcast(&s->workers_cv);
+	pthread_mutex_unlock(&s->mu);
 	return NULL;
+}
+
+/* s->mu held. */
+static int pool_add_thread(md_grpc_server *s)
+{
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_t t;
+	int rc = pthread_create(&t, &attr, pool_main, s);
+	pthread_attr_destroy(&attr);
+	if (rc == 0)
+		s->pool_threads++;
+	else
+		md_log_debug("grpc: cannot start a handler thread: %s", strerror(rc));
+	return rc;
 }
 
 int md_grpc_call_start(md_grpc_call *c, const md_grpc_route *r)
 {
 	md_grpc_server *s = c->s;
-	worker_arg *a = malloc(sizeof *a);
-	if (!a)
+	struct md_grpc_job *j = calloc(1, sizeof *j);
+	if (!j)
 		return -1;
-	a->c = c;
-	a->fn = r->fn;
-	a->ud = r->ud;
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	j->c = c;
+	j->fn = r->fn;
+	j->ud = r->ud;
 	pthread_mutex_lock(&s->mu);
-	c->refs++;
-	s->workers++;
-	pthread_mutex_unlock(&s->mu);
-	pthread_t t;
-	int rc = pthread_create(&t, &attr, worker_main, a);
-	pthread_attr_destroy(&attr);
-	if (rc != 0) {
-		free(a);
-		pthread_mutex_lock(&s->mu);
-		c->refs--;
-		s->workers--;
-		pthread_cond_broadcast(&s->workers_cv);
+	/* Jobs queued but not yet taken each need an idle thread of their own. */
+	int waiting = 0;
+	for (struct md_grpc_job *q = s->jobs_head; q; q = q->next)
+		waiting++;
+	if (s->pool_idle <= waiting && pool_add_thread(s) != 0 && s->pool_threads == 0) {
 		pthread_mutex_unlock(&s->mu);
-		md_log_debug("grpc: cannot start a handler thread: %s", strerror(rc));
+		free(j);
 		return -1;
 	}
+	c->refs++;
+	s->workers++;
+	if (s->jobs_tail)
+		s->jobs_tail->next = j;
+	else
+		s->jobs_head = j;
+	s->jobs_tail = j;
+	pthread_cond_signal(&s->pool_cv);
+	pthread_mutex_unlock(&s->mu);
 	return 0;
 }
 
@@ -336,7 +402,7 @@ int md_grpc_call_send(md_grpc_call *c, const uint8_t *msg, size_t len)
 		pthread_cond_wait(&c->cv, &s->mu);
 	if (c->detached || c->finished) {
 		pthread_mutex_unlock(&s->mu);
-		free(b);
+		md_grpc_buf_free(b);
 		return -1;
 	}
 	if (c->pend_tail)

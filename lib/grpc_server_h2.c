@@ -102,7 +102,7 @@ static ssize_t read_data(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t l
 			if (!c->out_head)
 				c->out_tail = NULL;
 			done += b->len;
-			free(b);
+			md_grpc_buf_free(b);
 		}
 	}
 	if (done) {

@@ -5,7 +5,7 @@
  * Threads and ownership:
  * - The loop thread (the caller of md_grpc_server_run) owns every socket,
  *   SSL and nghttp2 object, and the fields marked "loop only".
- * - A worker thread per call runs the handler. It touches only the fields
+ * - A pool thread runs each call's handler. It touches only the fields
  *   marked "shared", under s->mu, and wakes the loop through s->wake_fd.
  * - A call is reference counted (shared field refs, under s->mu): one
  *   reference for the loop (dropped when the stream is gone), one for the
@@ -120,6 +120,14 @@ struct md_grpc_server {
 	pthread_mutex_t mu;
 	pthread_cond_t workers_cv;
 	int workers;                 /* shared: handlers still running */
+	/* The handler pool: threads are reused, since creating one per call
+	 * (stack mapping, clone, TLB shootdown on exit) cost more than the
+	 * calls themselves. It grows when every thread is busy (the broker
+	 * stream holds one for good) and shrinks after idling. */
+	struct md_grpc_job *jobs_head, *jobs_tail;
+	pthread_cond_t pool_cv;      /* a job is queued, or the pool stops */
+	int pool_threads, pool_idle;
+	int pool_stop;
 	md_grpc_call *dirty_head;    /* shared: calls with news for the loop */
 	md_grpc_call *dirty_tail;
 	atomic_int stop_req;         /* set by md_grpc_server_stop */
@@ -151,6 +159,7 @@ const md_grpc_route *md_grpc_route_find(const md_grpc_server *s, const char *pat
 char *md_grpc_percent_encode(const char *msg);
 int64_t md_grpc_now_ms(void);
 
+void md_grpc_buf_free(md_grpc_buf *b);
 void md_grpc_free_bufs(md_grpc_buf *b);
 
 /* grpc_server_h2.c: streams and calls on the loop side */

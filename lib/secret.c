@@ -66,13 +66,100 @@ static void region_unmap(char *p, size_t cap, bool locked)
 	munmap(p, cap);
 }
 
+/* The arena: buffers up to ARENA_MAX come from locked, non-dumpable chunks
+ * in power-of-two size classes and go back to a free list, wiped. A mapping
+ * per buffer meant mmap/mlock/munmap on every request, and munmap in a
+ * threaded process stalls every thread (mm lock, TLB shootdown). */
+#define ARENA_MIN 256u
+#define ARENA_MAX (64u * 1024)
+#define ARENA_CLASSES 9 /* 256 B .. 64 KiB */
+
+struct arena_blk {
+	struct arena_blk *next;
+	bool locked;
+};
+
+static pthread_mutex_t arena_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct arena_blk *arena_free[ARENA_CLASSES];
+
+static size_t secret_cap(size_t n)
+{
+	if (n > ARENA_MAX)
+		return page_round(n);
+	size_t c = ARENA_MIN;
+	while (c < n)
+		c <<= 1;
+	return c;
+}
+
+static int arena_class(size_t cap)
+{
+	int k = 0;
+	for (size_t c = ARENA_MIN; c < cap; c <<= 1)
+		k++;
+	return k;
+}
+
+/* Carves a new chunk into free blocks of one class; arena_lock held. */
+static int arena_grow(int k, size_t cap)
+{
+	size_t chunk = cap * 4 > 16384 ? cap * 4 : 16384;
+	bool locked;
+	char *p = region_map(chunk, &locked);
+	if (!p)
+		return -1;
+	for (size_t off = 0; off + cap <= chunk; off += cap) {
+		struct arena_blk *b = (struct arena_blk *)(p + off);
+		b->locked = locked;
+		b->next = arena_free[k];
+		arena_free[k] = b;
+	}
+	return 0;
+}
+
+static char *block_alloc(size_t cap, bool *locked)
+{
+	if (cap > ARENA_MAX)
+		return region_map(cap, locked);
+	int k = arena_class(cap);
+	pthread_mutex_lock(&arena_lock);
+	if (!arena_free[k] && arena_grow(k, cap) < 0) {
+		pthread_mutex_unlock(&arena_lock);
+		return NULL;
+	}
+	struct arena_blk *b = arena_free[k];
+	arena_free[k] = b->next;
+	pthread_mutex_unlock(&arena_lock);
+	*locked = b->locked;
+	memset(b, 0, sizeof *b);
+	return (char *)b;
+}
+
+static void block_free(char *p, size_t cap, bool locked)
+{
+	if (!p)
+		return;
+	if (cap > ARENA_MAX) {
+		region_unmap(p, cap, locked);
+		return;
+	}
+	md_secret_wipe(p, cap);
+	struct arena_blk *b = (struct arena_blk *)p;
+	b->locked = locked;
+	int k = arena_class(cap);
+	pthread_mutex_lock(&arena_lock);
+	b->next = arena_free[k];
+	arena_free[k] = b;
+	pthread_mutex_unlock(&arena_lock);
+}
+
 md_secret *md_secret_new(size_t cap_hint)
 {
 	md_secret *s = calloc(1, sizeof *s);
 	if (!s)
 		return NULL;
-	s->cap = page_round(cap_hint + 1);
-	s->data = region_map(s->cap, &s->locked);
+	s->cap = secret_cap(cap_hint + 1);
+	s->data = block_alloc(s->cap, &s->locked);
 	if (!s->data) {
 		free(s);
 		return NULL;
@@ -101,7 +188,7 @@ void md_secret_free(md_secret *s)
 	if (!s)
 		return;
 	watch_remove(s);
-	region_unmap(s->data, s->cap, s->locked);
+	block_free(s->data, s->cap, s->locked);
 	free(s);
 }
 
@@ -116,7 +203,7 @@ static int secret_reserve(md_secret *s, size_t need)
 		ncap *= 2;
 	}
 	bool nlocked;
-	char *n = region_map(ncap, &nlocked);
+	char *n = block_alloc(ncap, &nlocked);
 	if (!n)
 		return -1;
 	/* The redaction scan reads data under watch_lock: swap under it too. */
@@ -129,7 +216,7 @@ static int secret_reserve(md_secret *s, size_t need)
 	s->cap = ncap;
 	s->locked = nlocked;
 	pthread_mutex_unlock(&watch_lock);
-	region_unmap(old, ocap, olocked);
+	block_free(old, ocap, olocked);
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 /* secret.h - the secret buffer: the only place a token may live.
  *
- * Owns: md_secret, a growable byte buffer backed by its own anonymous
- * mapping that is mlock()ed where the RLIMIT_MEMLOCK allows, excluded from
+ * Owns: md_secret, a growable byte buffer in memory of its own (a locked
+ * arena of size classes for small buffers, a mapping of its own for large
+ * ones) that is mlock()ed where the RLIMIT_MEMLOCK allows, excluded from
  * core dumps (MADV_DONTDUMP), always NUL-terminated, and wiped with a
  * non-elidable wipe (md_secret_wipe) when it grows, shrinks or is freed. Also
  * owns the
