@@ -118,6 +118,7 @@ bench: deps
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(B)/mdcred $(B)/mdcred-emulator $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(PLUGIN_BIN) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 doc/mdcred.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 # Fuzz targets (libFuzzer, clang): the gRPC framing and the plugin's
