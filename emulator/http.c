@@ -9,6 +9,7 @@
  * until libmicrohttpd has sent them; then the free callback wipes them.
  */
 #include "emu.h"
+#include "text.h"
 
 #include <errno.h>
 #include <arpa/inet.h>
@@ -225,17 +226,6 @@ int emu_body_json(struct emu_call *c, md_json *doc, bool strict_ctype)
 
 /* ---- paths ---- */
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* Decodes %XX in s[0..n); *bad is set for a broken escape, a '/' or a NUL. */
 static char *seg_decode(const char *s, size_t n, bool *bad)
 {
@@ -247,8 +237,8 @@ static char *seg_decode(const char *s, size_t n, bool *bad)
 	for (size_t i = 0; i < n; i++) {
 		char ch = s[i];
 		if (ch == '%') {
-			int hi = i + 1 < n ? hexval(s[i + 1]) : -1;
-			int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+			int hi = i + 1 < n ? md_text_hexval(s[i + 1]) : -1;
+			int lo = i + 2 < n ? md_text_hexval(s[i + 2]) : -1;
 			if (hi < 0 || lo < 0) {
 				*bad = true;
 			} else {

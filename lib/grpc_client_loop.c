@@ -3,6 +3,7 @@
  * design (threads, call lifetime, SIGPIPE).
  */
 #include "grpc_client_int.h"
+#include "text.h"
 #include "log.h"
 
 #include <errno.h>
@@ -170,25 +171,14 @@ static int hdr_is(const uint8_t *name, size_t len, const char *want)
 	return len == strlen(want) && memcmp(name, want, len) == 0;
 }
 
-static int hexval(uint8_t ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* grpc-message is percent-encoded (gRPC over HTTP/2 spec). */
 static void percent_decode(const uint8_t *v, size_t n, char *out, size_t outsz)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < n && o + 1 < outsz; i++) {
 		int hi, lo;
-		if (v[i] == '%' && i + 2 < n && (hi = hexval(v[i + 1])) >= 0 &&
-		    (lo = hexval(v[i + 2])) >= 0) {
+		if (v[i] == '%' && i + 2 < n && (hi = md_text_hexval(v[i + 1])) >= 0 &&
+		    (lo = md_text_hexval(v[i + 2])) >= 0) {
 			out[o++] = (char)(hi << 4 | lo);
 			i += 2;
 		} else {

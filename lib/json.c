@@ -8,6 +8,7 @@
 
 #include "json.h"
 #include "json_check.h"
+#include "text.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -179,12 +180,10 @@ static int hex4(const char *p, const char *end, unsigned *out)
 	if (end - p < 4)
 		return -1;
 	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-		v <<= 4;
-		if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-		else return -1;
+		int d = md_text_hexval((unsigned char)p[i]);
+		if (d < 0)
+			return -1;
+		v = (v << 4) | (unsigned)d;
 	}
 	*out = v;
 	return 0;

@@ -6,6 +6,7 @@
  * Part of the json module (json.h); not a public interface.
  */
 #include "json_check.h"
+#include "text.h"
 
 #include <string.h>
 
@@ -18,7 +19,7 @@ static bool is_ws(char c)
 
 static bool is_hex(char c)
 {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+	return md_text_hexval((unsigned char)c) >= 0;
 }
 
 /* s[*i] is the opening quote. */
