@@ -108,7 +108,7 @@ $(B)/tests/test_integration: $(INTEG_OBJ) $(B)/libmdcred.a
 	$(CC) $(LDFLAGS) -o $@ $(INTEG_OBJ) $(B)/libmdcred.a $(LIBS) $(CHECK_LIBS)
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(B)/vault-host
 	@sh tests/demo.sh $(B)
 
 bench: deps

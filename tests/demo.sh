@@ -48,6 +48,19 @@ ids=$("$b/mdcred" token list $sa --json | jq -r '.tokens[].id')
 say token revoke $sa $ids
 say token list $sa
 say account delete $sa
+
+# The Vault/OpenBao plugin, launched as Vault does by the Go test host.
+if [ -x "$b/vault-host" ] && [ -x "$b/vault-plugin-secrets-motherduck" ]; then
+	vh() {
+		{ printf '\n$ vault-host'; printf ' %s' "$@"; printf '\n'; } >&2
+		"$b/vault-host" -plugin "$b/vault-plugin-secrets-motherduck" -storage "$work/vault.json" \
+			-log "$work/plugin.log" "$@"
+	}
+	vh mount | jq -c '{type, version, multiplexing, shutdown: .shutdown.graceful}'
+	vh write config admin_token=@"$work/admin.token" api_url="$MOTHERDUCK_API_BASE_URL"
+	vh read config
+	echo "#   plugin log lines: $(wc -l <"$work/plugin.log"), admin token in them: $(grep -c -F -f "$work/admin.token" "$work/plugin.log" || true)"
+fi
 echo
 echo "# demo done: no token was printed; the emulator logged none either:"
 echo "#   $(wc -l <"$work/emulator.log") emulator log lines, token values in them: $(grep -c -F -f "$work/admin.token" "$work/emulator.log" || true)"
