@@ -1,11 +1,20 @@
 /* grpc_client.c - see grpc_client.h. The loop thread is in
  * grpc_client_loop.c; shared internals in grpc_client_int.h.
  *
- * Threads. One loop thread owns the socket, the SSL object and the nghttp2
- * session; nothing else touches them after md_grpc_client_dial returns. It
- * runs poll() on the socket and on a wake pipe. Callers of
- * md_grpc_client_unary put a call on a queue (under c->mu), write a byte to
- * the wake pipe and sleep on the call's condition variable.
+ * Threads. One loop thread reads the socket and runs the nghttp2 session:
+ * it runs poll() on the socket and on a wake pipe. The socket, the SSL
+ * object, the nghttp2 session and the loop-side state are guarded by
+ * c->io_mu, which the loop holds for its whole turn except while blocked in
+ * poll(). A caller of md_grpc_client_unary first tries io_mu: when it is
+ * free (the loop sleeps), the caller opens the stream and writes its
+ * request itself (nonblocking; what the socket does not take is left to
+ * the loop, woken for POLLOUT), so a call costs no wake-up of the loop on
+ * the way out. When io_mu is busy, the caller puts the call on a queue
+ * (under c->mu) and writes a byte to the wake pipe only if the loop said
+ * it is going to sleep (c->sleeping); an awake loop checks the queue before
+ * sleeping. Either way the caller then sleeps on the call's condition
+ * variable, and the loop, reading the response, releases it. Lock order:
+ * io_mu before mu.
  *
  * A call (struct gcall) lives on the heap with two references: the caller's
  * and the loop's. The caller may return once the call is "released": the
@@ -15,9 +24,11 @@
  * the caller's memory, again). The loop drops its reference when nghttp2
  * closes the stream, or when the connection dies.
  *
- * SIGPIPE: the loop thread is created with SIGPIPE blocked, and it does all
- * socket I/O (the handshake too), so a peer that vanishes cannot kill the
- * process; a pending SIGPIPE dies with the thread.
+ * SIGPIPE: the loop thread is created with SIGPIPE blocked, and it does
+ * the handshake and all reads. Callers write too (fast path above): a
+ * write to a vanished peer raises SIGPIPE on the calling thread, so the
+ * program must block or ignore SIGPIPE in its calling threads (the plugin
+ * runs calls on the gRPC server's handler threads, which block it).
  *
  * Dial returns once the server's HTTP/2 SETTINGS frame has arrived, not
  * merely after our side of the TLS handshake: under TLS 1.3 a server judges
@@ -177,7 +188,8 @@ int md_grpc_client_dial(const char *network, const char *address, SSL_CTX *ssl_c
 	if (c == NULL)
 		return md_err_set(err, MD_EFAIL, "grpc: out of memory");
 	c->fd = c->wake[0] = c->wake[1] = -1;
-	pthread_mutex_init(&c->mu, NULL);
+	md_gc_mutex_init(&c->mu);
+	md_gc_mutex_init(&c->io_mu);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -291,6 +303,11 @@ int md_grpc_client_unary(md_grpc_client *c, const char *path, const uint8_t *req
 	pthread_cond_init(&call->cv, &ca);
 	pthread_condattr_destroy(&ca);
 
+	/* Fast path: open the stream and write the request on this thread,
+	 * when the loop is not using the session (it is asleep in poll, or
+	 * gone), saving a wake-up of the loop per call. Otherwise queue. */
+	if (md_gc_send_direct(c, call))
+		goto sent;
 	pthread_mutex_lock(&c->mu);
 	if (c->dead || c->stop) {
 		char why[sizeof c->dead_msg];
@@ -310,9 +327,14 @@ int md_grpc_client_unary(md_grpc_client *c, const char *path, const uint8_t *req
 	else
 		c->q_head = call;
 	c->q_tail = call;
+	/* A loop that is awake takes the queue before it next sleeps (it
+	 * checks under mu before setting sleeping). */
+	int wake = c->sleeping;
 	pthread_mutex_unlock(&c->mu);
-	md_gc_wake(c);
+	if (wake)
+		md_gc_wake(c);
 
+sent:;
 	struct timespec dl;
 	if (timeout_ms > 0)
 		deadline_ts(&dl, timeout_ms);
@@ -417,5 +439,6 @@ void md_grpc_client_free(md_grpc_client *c)
 	free(c->authority);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
+	pthread_mutex_destroy(&c->io_mu);
 	free(c);
 }

@@ -72,7 +72,11 @@ struct md_grpc_client {
 	int thread_started;
 	int64_t hs_deadline_ms; /* dial's deadline: handshake and SETTINGS */
 
-	/* Loop-only. */
+	/* Under io_mu (the loop's, or a caller's sending its own request).
+	 * Lock order: io_mu before mu. The loop holds io_mu for its whole turn
+	 * except while blocked in poll(), so a caller that finds it free may
+	 * submit and write its request itself (see md_gc_send_direct). */
+	pthread_mutex_t io_mu;
 	struct gcall *active; /* doubly linked via next/prev */
 	uint8_t *out;
 	size_t out_len, out_off, out_cap;
@@ -82,6 +86,8 @@ struct md_grpc_client {
 	int got_settings; /* the server's SETTINGS arrived */
 	int ready;        /* dial was told the outcome */
 	uint8_t *rbuf;
+	int io_err;        /* a caller's write failed: the loop kills the conn */
+	char io_why[200];
 
 	/* Under mu. */
 	pthread_mutex_t mu;
@@ -95,12 +101,24 @@ struct md_grpc_client {
 	int hs_rc;
 	md_error hs_err;
 	int inflight;
+	int sleeping; /* the loop is in (or about to enter) poll: wake it */
 };
 
 int64_t md_gc_now_ms(void);
+/* An adaptive mutex where available: callers and the loop hold c->mu and
+ * c->io_mu for a few instructions, and spinning briefly beats sleeping in
+ * the kernel (a context switch each way). */
+void md_gc_mutex_init(pthread_mutex_t *m);
 /* Wakes the loop thread (async-signal-safe: one write to the wake pipe). */
 void md_gc_wake(md_grpc_client *c);
 void md_gc_call_free(struct gcall *call);
+/* Caller thread: if io_mu is free, checks the connection, opens the call's
+ * stream and writes what the socket takes, without waking the loop.
+ * Returns 1 when the call was taken (queued in nghttp2 or failed and
+ * released), 0 when io_mu was busy (queue it for the loop instead), or -1
+ * with c->mu held when the connection is dead or stopping (the call was not
+ * taken; the caller reports it). */
+int md_gc_send_direct(md_grpc_client *c, struct gcall *call);
 /* The loop thread: TLS handshake, then HTTP/2 until stopped or dead.
  * Reports the setup's outcome through hs_done/hs_rc/hs_err. */
 void *md_gc_loop_main(void *arg);

@@ -1,13 +1,16 @@
 /* grpc_client_loop.c - the loop thread of the gRPC client: TLS handshake,
  * nghttp2 session, socket I/O, stream callbacks. See grpc_client.c for the
- * design (threads, call lifetime, SIGPIPE).
+ * design (threads, call lifetime, SIGPIPE). Everything here runs under
+ * c->io_mu: on the loop thread, or on a caller's in md_gc_send_direct.
  */
+#define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
 #include "grpc_client_int.h"
 #include "text.h"
 #include "log.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,17 @@ int64_t md_gc_now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void md_gc_mutex_init(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t a;
+	pthread_mutexattr_init(&a);
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+	(void)pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
+	pthread_mutex_init(m, &a);
+	pthread_mutexattr_destroy(&a);
 }
 
 void md_gc_wake(md_grpc_client *c)
@@ -101,16 +115,17 @@ static void call_unref(md_grpc_client *c, struct gcall *call)
 		md_gc_call_free(call);
 }
 
-/* Loop side: the result is final; let the caller go and drop our ref. */
+/* Loop side: the result is final; let the caller go and drop our ref.
+ * The signal comes after the unlock, so the caller does not wake only to
+ * block on c->mu still held here (two more context switches); our
+ * reference keeps call->cv alive until then. */
 static void call_finish(md_grpc_client *c, struct gcall *call)
 {
 	pthread_mutex_lock(&c->mu);
 	call->released = 1;
-	pthread_cond_signal(&call->cv);
-	int left = --call->refs;
 	pthread_mutex_unlock(&c->mu);
-	if (left == 0)
-		md_gc_call_free(call);
+	pthread_cond_signal(&call->cv);
+	call_unref(c, call);
 }
 
 static void active_add(md_grpc_client *c, struct gcall *call)
@@ -545,6 +560,59 @@ static int read_in(md_grpc_client *c, char *why, size_t whysz)
 	return 0;
 }
 
+/* Caller thread; see grpc_client_int.h. The loop holds io_mu except while
+ * in poll(), so a free io_mu means the loop sleeps (or is gone: then dead
+ * is set) and this thread may drive the session: open the stream and
+ * write. What the socket does not take stays in nghttp2/c->out and the
+ * loop, woken, waits for POLLOUT. A write error is left to the loop
+ * (io_err), which owns the connection's death. */
+int md_gc_send_direct(md_grpc_client *c, struct gcall *call)
+{
+	if (pthread_mutex_trylock(&c->io_mu) != 0)
+		return 0;
+	pthread_mutex_lock(&c->mu);
+	if (c->dead || c->stop || c->io_err || !c->ready) {
+		/* The queue path reports dead/stop; io_err: the loop is about
+		 * to fail everything queued. */
+		pthread_mutex_unlock(&c->mu);
+		pthread_mutex_unlock(&c->io_mu);
+		return 0;
+	}
+	c->inflight++;
+	call->refs = 2;
+	call->state = CALL_ACTIVE; /* the loop's now, as if taken from the queue */
+	pthread_mutex_unlock(&c->mu);
+
+	submit_call(c, call);
+	/* This thread writes to the socket: a peer gone away must give EPIPE,
+	 * not a SIGPIPE that kills the process. */
+	sigset_t pipe_set, old;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	char why[sizeof c->io_why];
+	int wake = 0;
+	if (flush_out(c, why, sizeof why) != 0) {
+		c->io_err = 1;
+		memcpy(c->io_why, why, sizeof why);
+		wake = 1;
+		sigset_t pending;
+		if (!sigismember(&old, SIGPIPE) && sigpending(&pending) == 0 &&
+		    sigismember(&pending, SIGPIPE)) {
+			struct timespec zero = {0, 0};
+			(void)sigtimedwait(&pipe_set, NULL, &zero);
+		}
+	} else if (c->want_pollout) {
+		wake = 1; /* the loop must poll for POLLOUT */
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	ERR_clear_error();
+	pthread_mutex_unlock(&c->io_mu);
+	if (wake)
+		md_gc_wake(c);
+	return 1;
+}
+
 static void run_loop(md_grpc_client *c)
 {
 	char why[200];
@@ -559,7 +627,9 @@ static void run_loop(md_grpc_client *c)
 			conn_die(c, "the client was closed");
 			break;
 		}
-		if (flush_out(c, why, sizeof why) != 0) {
+		if (c->io_err)
+			snprintf(why, sizeof why, "%s", c->io_why);
+		if (c->io_err || flush_out(c, why, sizeof why) != 0) {
 			/* A write fails with EPIPE when the peer hung up; an alert
 			 * it sent first (say, refusing our certificate) says why. */
 			char why2[sizeof why];
@@ -588,9 +658,23 @@ static void run_loop(md_grpc_client *c)
 			}
 			wait = (int)left;
 		}
-		int n = poll(pf, 2, c->read_more ? 0 : wait);
-		if (n < 0 && errno != EINTR) {
-			conn_die(c, "poll: %s", strerror(errno));
+		/* Callers queue work only while we hold io_mu; they write the
+		 * wake pipe only once we said we sleep. So look at the queue,
+		 * under mu, before saying so. */
+		pthread_mutex_lock(&c->mu);
+		int busy = c->q_head != NULL || c->cancel_pending || c->stop;
+		c->sleeping = !busy;
+		pthread_mutex_unlock(&c->mu);
+		/* Never poll holding io_mu: callers take it to send. */
+		pthread_mutex_unlock(&c->io_mu);
+		int n = poll(pf, 2, c->read_more || busy ? 0 : wait);
+		int perr = errno;
+		pthread_mutex_lock(&c->io_mu);
+		pthread_mutex_lock(&c->mu);
+		c->sleeping = 0;
+		pthread_mutex_unlock(&c->mu);
+		if (n < 0 && perr != EINTR) {
+			conn_die(c, "poll: %s", strerror(perr));
 			break;
 		}
 		if (n <= 0 && !c->read_more)
@@ -686,7 +770,9 @@ void *md_gc_loop_main(void *arg)
 	if (rc == MD_OK)
 		rc = session_new(c, &err);
 	if (rc == MD_OK) {
+		pthread_mutex_lock(&c->io_mu);
 		run_loop(c); /* reports ready on the server's SETTINGS */
+		pthread_mutex_unlock(&c->io_mu);
 	} else {
 		pthread_mutex_lock(&c->mu);
 		c->dead = 1;

@@ -2,6 +2,7 @@
  * that handler (worker) threads use. The event loop (sockets, TLS,
  * HTTP/2) is in grpc_server_loop.c; the threading rules are in
  * grpc_server_int.h. */
+#define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
 #include "grpc_server_int.h"
 
 #include <errno.h>
@@ -57,7 +58,14 @@ int md_grpc_server_new(SSL_CTX *ssl_ctx, int listen_fd, md_grpc_server **out, md
 		return md_err_set(err, MD_EFAIL, "grpc server: listening socket: %s", strerror(e));
 	}
 	(void)fcntl(listen_fd, F_SETFD, FD_CLOEXEC);
-	pthread_mutex_init(&s->mu, NULL);
+	/* Adaptive: s->mu is held for a few instructions at a time by the
+	 * loop and every handler thread; spinning briefly on contention beats
+	 * sleeping in the kernel (a context switch each way). */
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	(void)pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+	pthread_mutex_init(&s->mu, &ma);
+	pthread_mutexattr_destroy(&ma);
 	pthread_cond_init(&s->workers_cv, NULL);
 	pthread_cond_init(&s->pool_cv, NULL);
 	atomic_init(&s->stop_req, 0);
@@ -222,11 +230,11 @@ void md_grpc_call_release(md_grpc_call *c)
 		call_free(c);
 }
 
-void md_grpc_mark_dirty_locked(md_grpc_call *c)
+int md_grpc_mark_dirty_locked(md_grpc_call *c)
 {
 	md_grpc_server *s = c->s;
 	if (c->in_dirty || c->detached)
-		return;
+		return s->sleeping;
 	c->in_dirty = 1;
 	c->refs++;
 	c->dirty_next = NULL;
@@ -235,6 +243,7 @@ void md_grpc_mark_dirty_locked(md_grpc_call *c)
 	else
 		s->dirty_head = c;
 	s->dirty_tail = c;
+	return s->sleeping;
 }
 
 struct md_grpc_job {
@@ -255,19 +264,15 @@ static void job_run(struct md_grpc_job *j)
 	j->fn(c, j->ud);
 	free(j);
 
+	/* A handler that finished has told the loop already (finish marked
+	 * the call dirty): nothing new for the loop, no wake-up. Otherwise
+	 * finish it now, while s is sure to live (free waits for workers ==
+	 * 0). */
+	md_grpc_call_finish(c, MD_GRPC_INTERNAL, "handler returned without a status");
+
 	pthread_mutex_lock(&s->mu);
-	if (!c->finished) {
-		c->finished = 1;
-		c->status = MD_GRPC_INTERNAL;
-		free(c->message);
-		c->message = strdup("handler returned without a status");
-	}
 	c->worker_done = 1;
-	md_grpc_mark_dirty_locked(c);
 	int last = --c->refs == 0;
-	/* Wake the loop before the server may be freed (free waits for
-	 * workers == 0 under this mutex). */
-	md_grpc_wake(s);
 	s->workers--;
 	pthread_cond_broadcast(&s->workers_cv);
 	pthread_mutex_unlock(&s->mu);
@@ -349,8 +354,10 @@ int md_grpc_call_start(md_grpc_call *c, const md_grpc_route *r)
 	else
 		s->jobs_head = j;
 	s->jobs_tail = j;
-	pthread_cond_signal(&s->pool_cv);
 	pthread_mutex_unlock(&s->mu);
+	/* After the unlock, so the woken thread does not block on s->mu at
+	 * once. s and pool_cv outlive this (the loop is the caller). */
+	pthread_cond_signal(&s->pool_cv);
 	return 0;
 }
 
@@ -411,9 +418,10 @@ int md_grpc_call_send(md_grpc_call *c, const uint8_t *msg, size_t len)
 		c->pend_head = b;
 	c->pend_tail = b;
 	c->queued += b->len;
-	md_grpc_mark_dirty_locked(c);
+	int wake = md_grpc_mark_dirty_locked(c);
 	pthread_mutex_unlock(&s->mu);
-	md_grpc_wake(s);
+	if (wake)
+		md_grpc_wake(s);
 	return 0;
 }
 
@@ -431,9 +439,10 @@ void md_grpc_call_finish(md_grpc_call *c, int status, const char *message)
 	c->status = status;
 	c->message = m;
 	pthread_cond_broadcast(&c->cv); /* a sender blocked on back-pressure */
-	md_grpc_mark_dirty_locked(c);
+	int wake = md_grpc_mark_dirty_locked(c);
 	pthread_mutex_unlock(&s->mu);
-	md_grpc_wake(s);
+	if (wake)
+		md_grpc_wake(s);
 }
 
 const char *md_grpc_call_path(const md_grpc_call *c)

@@ -328,8 +328,10 @@ static void remote_eof(md_grpc_call *c)
 	}
 	pthread_mutex_lock(&c->s->mu);
 	c->in_eof = 1;
-	pthread_cond_broadcast(&c->cv);
 	pthread_mutex_unlock(&c->s->mu);
+	/* After the unlock (the worker must not wake into a held s->mu); the
+	 * loop's reference keeps c alive. */
+	pthread_cond_broadcast(&c->cv);
 }
 
 static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *f, void *ud)
@@ -370,8 +372,8 @@ static int on_msg(void *ud, uint8_t *msg, size_t len)
 	else
 		c->in_head = m;
 	c->in_tail = m;
-	pthread_cond_broadcast(&c->cv);
 	pthread_mutex_unlock(&c->s->mu);
+	pthread_cond_broadcast(&c->cv); /* after the unlock: see remote_eof */
 	return 0;
 }
 

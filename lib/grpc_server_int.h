@@ -6,7 +6,9 @@
  * - The loop thread (the caller of md_grpc_server_run) owns every socket,
  *   SSL and nghttp2 object, and the fields marked "loop only".
  * - A pool thread runs each call's handler. It touches only the fields
- *   marked "shared", under s->mu, and wakes the loop through s->wake_fd.
+ *   marked "shared", under s->mu, and wakes the loop through s->wake_fd
+ *   only when the loop said it sleeps (s->sleeping): an awake loop checks
+ *   the dirty list before it sleeps, so a wake-up would be wasted.
  * - A call is reference counted (shared field refs, under s->mu): one
  *   reference for the loop (dropped when the stream is gone), one for the
  *   worker (dropped when the handler returned), one while the call is on
@@ -130,6 +132,8 @@ struct md_grpc_server {
 	int pool_stop;
 	md_grpc_call *dirty_head;    /* shared: calls with news for the loop */
 	md_grpc_call *dirty_tail;
+	int sleeping;                /* shared: the loop is in (or entering) poll
+				      * with an empty dirty list: wake it */
 	atomic_int stop_req;         /* set by md_grpc_server_stop */
 	atomic_int nconns;           /* accepted and open */
 
@@ -147,8 +151,11 @@ struct md_grpc_server {
 
 /* grpc_server.c */
 void md_grpc_wake(md_grpc_server *s);
-/* Takes a reference for the dirty list (if not already there); s->mu held. */
-void md_grpc_mark_dirty_locked(md_grpc_call *c);
+/* Takes a reference for the dirty list (if not already there); s->mu held.
+ * Returns 1 when the loop sleeps (s->sleeping): the caller must then wake
+ * it (md_grpc_wake, after unlocking). An awake loop looks at the dirty
+ * list under s->mu before it sleeps, so it needs no wake-up. */
+int md_grpc_mark_dirty_locked(md_grpc_call *c);
 /* Drops one reference; frees the call when it was the last. */
 void md_grpc_call_release(md_grpc_call *c);
 md_grpc_call *md_grpc_call_new(md_grpc_server *s);

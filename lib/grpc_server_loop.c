@@ -324,9 +324,20 @@ int md_grpc_loop_run(md_grpc_server *s, md_error *err)
 				wake_at = c->deadline;
 		}
 		int timeout = wake_at < 0 ? -1 : wake_at <= now ? 0 : (int)(wake_at - now);
-		int pr = poll(pfd, n, timeout);
-		if (pr < 0 && errno != EINTR) {
-			rc = md_err_set(err, MD_EFAIL, "grpc server: poll: %s", strerror(errno));
+		/* Workers wake us only once we said we sleep; what they queued
+		 * before that is on the dirty list: then only peek at the
+		 * sockets. */
+		pthread_mutex_lock(&s->mu);
+		int busy = s->dirty_head != NULL;
+		s->sleeping = !busy;
+		pthread_mutex_unlock(&s->mu);
+		int pr = poll(pfd, n, busy ? 0 : timeout);
+		int perr = errno;
+		pthread_mutex_lock(&s->mu);
+		s->sleeping = 0;
+		pthread_mutex_unlock(&s->mu);
+		if (pr < 0 && perr != EINTR) {
+			rc = md_err_set(err, MD_EFAIL, "grpc server: poll: %s", strerror(perr));
 			break;
 		}
 		if (pr < 0)
