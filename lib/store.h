@@ -1,0 +1,47 @@
+/* store.h - where a minted token is pushed to, behind one small interface.
+ *
+ * Owns: parsing store URIs and dispatching to the store modules
+ * (store_file.c, store_vault.c, store_k8s.c). A store is written (push),
+ * read back (verification, `exec --from`) and described (for messages: the
+ * URI without anything secret). Beside the token every store records the
+ * token's id, name, token_type and expire_at, so a reader can tell which
+ * token it holds without asking the API.
+ *
+ * URIs:
+ *   file:///path[?format=token|env|dotenv|json&mode=0600&owner=UID:GID]
+ *   vault://[HOST:PORT]/MOUNT/PATH[?field=token]     (KV v2)
+ *   k8s://NAMESPACE/SECRET[?key=MOTHERDUCK_TOKEN]
+ */
+#ifndef MD_STORE_H
+#define MD_STORE_H
+
+#include <stdbool.h>
+
+#include "api.h"
+#include "error.h"
+#include "secret.h"
+
+typedef struct md_store md_store;
+
+/* What a store holds: the token and what is recorded beside it. */
+typedef struct {
+	md_secret *token;   /* NULL when the store holds nothing */
+	md_token_meta meta; /* id, name, token_type, expire_at ("" if unknown) */
+	long long version;  /* store's own version (KV v2 version, k8s resourceVersion), or -1 */
+} md_store_value;
+
+/* Parses and validates a URI; nothing is contacted. MD_EUSAGE on a bad URI. */
+int md_store_open(const char *uri, md_store **out, md_error *err);
+void md_store_free(md_store *st);
+/* The URI for messages (never holds a secret). */
+const char *md_store_describe(const md_store *st);
+
+/* Writes t (its secret and meta) for username. Stores with versions write
+ * only over the version they last read (cas / resourceVersion), so two
+ * writers cannot overwrite each other silently: MD_ECONFLICT then. */
+int md_store_write(md_store *st, const md_token *t, const char *username, md_error *err);
+/* Reads what the store holds; v->token NULL and MD_OK when it holds nothing. */
+int md_store_read(md_store *st, md_store_value *v, md_error *err);
+void md_store_value_clear(md_store_value *v);
+
+#endif
