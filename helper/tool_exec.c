@@ -3,6 +3,7 @@
 #include "exec.h"
 #include "file.h"
 #include "format.h"
+#include "store.h"
 #include "log.h"
 #include "validate.h"
 
@@ -77,21 +78,26 @@ static int exec_parse(int argc, char **argv, exec_args *a, int *exit_code, md_er
 	return md_exec_resolve(a->cmd[0], a->path, sizeof a->path, exit_code, err);
 }
 
-static int exec_from_file(const char *uri, md_secret **tok, md_error *err)
+/* --from any store URI (file://, vault://, k8s://). */
+static int exec_from_store(const char *uri, md_secret **tok, md_error *err)
 {
-	char path[PATH_MAX];
-	int rc = md_file_uri_path(uri, path, sizeof path, err);
-	_cleanup_secret_ md_secret *content = NULL;
+	md_store *st = NULL;
+	md_store_value v;
+	int rc = md_store_open(uri, &st, err);
 	if (!rc)
-		rc = md_file_read_secret(path, TOKEN_FILE_MAX, &content, err);
+		rc = md_store_read(st, &v, err);
+	if (!rc && !v.token)
+		rc = md_err_set(err, MD_ENOTFOUND, "no token is stored at %s (no such file, or no "
+				"such secret)", md_store_describe(st));
+	if (!rc) {
+		*tok = v.token;
+		v.token = NULL;
+	}
+	if (st && !rc)
+		md_store_value_clear(&v);
+	md_store_free(st);
 	if (rc)
-		return rc;
-	*tok = md_secret_new(1024);
-	if (!*tok)
-		return md_err_set(err, MD_EFAIL, "out of memory");
-	rc = md_fmt_read_token(content, *tok, NULL, err);
-	if (rc)
-		md_err_prefix(err, "--from %s", path);
+		md_err_prefix(err, "--from");
 	return rc;
 }
 
@@ -118,7 +124,7 @@ int tool_cmd_exec(int argc, char **argv, int *exit_code, md_error *err)
 	md_http *h = NULL;
 	md_token t = {0};
 	if (a.from) {
-		rc = exec_from_file(a.from, &t.secret, err);
+		rc = exec_from_store(a.from, &t.secret, err);
 	} else if (!(rc = tool_client(&h, err))) {
 		rc = tool_mint(h, &a.mint, a.user, a.ttl, &t, err);
 	}

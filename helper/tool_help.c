@@ -27,6 +27,7 @@ static const char overview[] =
 "  token revoke USERNAME TOKEN_ID...\n"
 "  exec [token create options] [--from URI] [--env NAME]... [--revoke-on-exit]\n"
 "                USERNAME -- COMMAND [ARG...]\n"
+"  push USERNAME --store URI... [--type T] [--ttl D] [--name N]\n"
 "  version | help [COMMAND]\n"
 "\n"
 "global options (environment twin in brackets):\n"
@@ -44,8 +45,10 @@ static const char overview[] =
 "exit codes: 0 success; 1 other error; 2 usage or validation error (nothing\n"
 "was sent); 3 authentication or permission (401/403); 4 not found; 5 conflict,\n"
 "already exists; 6 transient failure after retries (network, timeout, 429,\n"
-"5xx). exec: the command's own code; 126 not executable, 127 not found;\n"
-"with --revoke-on-exit 128+N when the command died of signal N.\n";
+"5xx); 7 push: no store took the new token (it was revoked); 8 push: some\n"
+"stores took it, others did not. exec: the command's own code; 126 not\n"
+"executable, 127 not found; with --revoke-on-exit 128+N when the command\n"
+"died of signal N.\n";
 
 static const char help_account[] =
 "usage: mdcred account create USERNAME\n"
@@ -100,7 +103,8 @@ static const char help_exec[] =
 "\n"
 "Runs COMMAND with a token in its environment as MOTHERDUCK_TOKEN (or as each\n"
 "--env NAME given). The token is minted as 'token create' would, or read from\n"
-"--from file:///path (any 'token create' format). MOTHERDUCK_ADMIN_TOKEN and\n"
+"--from URI (any store 'push' writes; file:// in any 'token create' format).\n"
+"MOTHERDUCK_ADMIN_TOKEN and\n"
 "MOTHERDUCK_ADMIN_TOKEN_FILE are removed from the command's environment.\n"
 "Without --revoke-on-exit mdcred replaces itself with COMMAND (its exit code\n"
 "and signals are the command's own) and the token lives until its TTL. With\n"
@@ -112,10 +116,31 @@ static const char help_exec[] =
 "  mdcred exec --ttl 1h --revoke-on-exit analytics_service_account -- python3 job.py\n"
 "  mdcred exec --from file:///run/secrets/md.json svc -- duckdb\n";
 
+static const char help_push[] =
+"usage: mdcred push USERNAME --store URI... [--type T] [--ttl D] [--name N]\n"
+"\n"
+"Mints a token (as 'token create' would) and writes it to every store, then\n"
+"reads each back and checks it holds the new token. Every URI is checked\n"
+"before anything is minted. Stores record the token's id, name, type and\n"
+"expiry beside it. Exit 0: every store holds it; 7: none does, and the token\n"
+"was revoked; 8: some do (they hold a live token), the others failed and\n"
+"still hold what they held.\n"
+"\n"
+"  file:///path[?format=token|env|dotenv|json&mode=0600&owner=UID:GID]\n"
+"      atomic, 0600 by default (0640 allowed; world-readable modes refused);\n"
+"      default format json; env/dotenv carry a '# mdcred:' line, token a\n"
+"      PATH.meta.json beside it\n"
+"  vault://[HOST:PORT]/MOUNT/PATH[?field=token]   Vault/OpenBao KV v2\n"
+"  k8s://NAMESPACE/SECRET[?key=MOTHERDUCK_TOKEN]  a Kubernetes Secret\n"
+"\n"
+"  mdcred push analytics_service_account --ttl 7d \\\n"
+"      --store file:///run/secrets/md.env?format=env --store vault:///secret/md\n";
+
 static const struct {
 	const char *name;
 	const char *text;
 } helps[] = {
+	{"push", help_push},
 	{"account", help_account},
 	{"ducklings", help_ducklings},
 	{"token", help_token},
@@ -143,7 +168,7 @@ int tool_cmd_help(int argc, char **argv, md_error *err)
 		cmd = NULL;
 	if (tool_help_print(cmd) != MD_OK)
 		return tool_usage(err, NULL, "no help for '%.32s' (commands: account, ducklings, "
-				  "token, exec, version, help)", cmd);
+				  "token, exec, push, version, help)", cmd);
 	return MD_OK;
 }
 

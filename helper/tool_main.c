@@ -85,6 +85,7 @@ static const struct tool_cmd commands[] = {
 	{"account", tool_cmd_account},
 	{"ducklings", tool_cmd_ducklings},
 	{"token", tool_cmd_token},
+	{"push", tool_cmd_push},
 	{"help", tool_cmd_help},
 	{"version", tool_cmd_version},
 };

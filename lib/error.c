@@ -52,7 +52,8 @@ int md_err_exit_code(const md_error *err)
 		return MD_EFAIL;
 	switch (err->code) {
 	case MD_OK: case MD_EFAIL: case MD_EUSAGE: case MD_EAUTH:
-	case MD_ENOTFOUND: case MD_ECONFLICT: case MD_ETRANSIENT:
+	case MD_ENOTFOUND: case MD_ECONFLICT: case MD_ETRANSIENT: case MD_ESTORE:
+	case MD_EPARTIAL:
 		return (int)err->code;
 	}
 	return MD_EFAIL;
@@ -68,6 +69,8 @@ const char *md_err_code_name(md_code code)
 	case MD_ENOTFOUND: return "not_found";
 	case MD_ECONFLICT: return "conflict";
 	case MD_ETRANSIENT: return "transient";
+	case MD_ESTORE: return "store";
+	case MD_EPARTIAL: return "partial";
 	}
 	return "error";
 }

@@ -18,6 +18,8 @@ typedef enum {
 	MD_ENOTFOUND = 4,  /* entity missing (JSON NOT_FOUND) */
 	MD_ECONFLICT = 5,  /* 409, already exists */
 	MD_ETRANSIENT = 6, /* network, timeout, 429, 5xx after retries */
+	MD_ESTORE = 7,     /* no store took the new token (it was revoked) */
+	MD_EPARTIAL = 8,   /* some stores took the new token, others did not */
 } md_code;
 
 #define MD_ERR_MSG_MAX 512

@@ -40,6 +40,12 @@ static int split_path(const char *path, char *dir, char *base, size_t sz)
 
 int md_file_write_atomic(const char *path, const md_secret *content, mode_t mode, md_error *err)
 {
+	return md_file_write_atomic_owned(path, content, mode, (uid_t)-1, (gid_t)-1, err);
+}
+
+int md_file_write_atomic_owned(const char *path, const md_secret *content, mode_t mode, uid_t uid,
+			       gid_t gid, md_error *err)
+{
 	char dir[4096], base[4096], tmp[4200];
 	struct stat st;
 	if (!path[0] || split_path(path, dir, base, sizeof dir) < 0)
@@ -57,7 +63,9 @@ int md_file_write_atomic(const char *path, const md_secret *content, mode_t mode
 	if (fd < 0)
 		return md_err_set(err, MD_EFAIL, "cannot create a file in %s: %s", dir, strerror(errno));
 	const char *step = "write";
-	if (fchmod(fd, mode) < 0)
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0)
+		step = "chown";
+	else if (fchmod(fd, mode) < 0)
 		step = "chmod";
 	else if (md_file_write_fd(fd, md_secret_str(content), md_secret_len(content)) < 0)
 		step = "write";

@@ -15,6 +15,9 @@
 #include "secret.h"
 
 int md_file_write_atomic(const char *path, const md_secret *content, mode_t mode, md_error *err);
+/* Same, and owned by uid:gid (-1 keeps the caller's) from before the rename. */
+int md_file_write_atomic_owned(const char *path, const md_secret *content, mode_t mode, uid_t uid,
+			       gid_t gid, md_error *err);
 /* write(2) until done; -1 on error (errno set). */
 int md_file_write_fd(int fd, const char *p, size_t n);
 int md_file_read_secret(const char *path, size_t max, md_secret **out, md_error *err);

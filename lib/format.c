@@ -127,8 +127,21 @@ int md_fmt_read_token(const md_secret *c, md_secret *token, md_token_meta *meta,
 {
 	const char *s = md_secret_str(c);
 	size_t n = md_secret_len(c);
-	while (n > 0 && (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r'))
-		s++, n--;
+	/* Blank lines and "# ..." comment lines (mdcred's own metadata line in
+	 * env and dotenv files) come before the value. */
+	for (;;) {
+		while (n > 0 && (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r'))
+			s++, n--;
+		if (n == 0 || *s != '#')
+			break;
+		const char *nl = memchr(s, '\n', n);
+		if (!nl) {
+			n = 0;
+			break;
+		}
+		n -= (size_t)(nl + 1 - s);
+		s = nl + 1;
+	}
 	int rc;
 	if (meta)
 		memset(meta, 0, sizeof *meta);

@@ -29,7 +29,9 @@ struct md_http {
 	md_secret *auth_line; /* "Authorization: Bearer <token>", secret memory */
 	/* Header list built from our own nodes: curl reads data in place, so
 	 * the auth line never passes through curl_slist_append's strdup. */
-	struct curl_slist hdr_auth, hdr_type, hdr_accept;
+	struct curl_slist hdr_auth, hdr_type, hdr_accept, hdr_extra;
+	char content_type[96]; /* "Content-Type: ..." */
+	char *extra;
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -123,9 +125,18 @@ int md_http_new(const md_http_opts *o, md_http **out, md_error *err)
 	while (bl > 0 && h->base_url[bl - 1] == '/')
 		h->base_url[--bl] = '\0';
 
-	h->hdr_type.data = "Content-Type: application/json";
+	snprintf(h->content_type, sizeof h->content_type, "Content-Type: application/json");
+	h->hdr_type.data = h->content_type;
 	h->hdr_accept.data = "Accept: application/json";
 	h->hdr_type.next = &h->hdr_accept;
+	if (o->extra_header) {
+		if (!(h->extra = strdup(o->extra_header))) {
+			md_http_free(h);
+			return md_err_set(err, MD_EFAIL, "out of memory");
+		}
+		h->hdr_extra.data = h->extra;
+		h->hdr_accept.next = &h->hdr_extra;
+	}
 	struct curl_slist *first = &h->hdr_type;
 	if (o->bearer) {
 		h->auth_line = md_secret_new(md_secret_len(o->bearer) + 64);
@@ -169,6 +180,7 @@ void md_http_free(md_http *h)
 	if (h->curl)
 		curl_easy_cleanup(h->curl);
 	md_secret_free(h->auth_line);
+	free(h->extra);
 	free(h->base_url);
 	free(h->cacert);
 	free(h);
@@ -180,6 +192,12 @@ void md_http_resp_free(md_http_resp *r)
 		return;
 	md_secret_free(r->body);
 	memset(r, 0, sizeof *r);
+}
+
+int md_http_set_content_type(md_http *h, const char *ct)
+{
+	int n = snprintf(h->content_type, sizeof h->content_type, "Content-Type: %s", ct);
+	return n > 0 && (size_t)n < sizeof h->content_type ? 0 : -1;
 }
 
 int md_http_path_segment(md_secret *out, const char *s)

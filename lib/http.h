@@ -25,6 +25,7 @@ typedef struct {
 	int retries;            /* extra attempts for retryable failures, >= 0 */
 	const md_secret *bearer; /* may be NULL: no Authorization header */
 	const char *auth_header; /* header name for the bearer; NULL: Authorization: Bearer */
+	const char *extra_header; /* one more "Name: value" (never a secret), or NULL */
 } md_http_opts;
 
 /* How a request may be repeated. */
@@ -52,6 +53,9 @@ int md_http_check_url(const char *url, md_error *err);
 int md_http_request(md_http *h, const char *method, const char *path, const md_secret *body,
 		    md_http_retry mode, md_http_resp *resp, md_error *err);
 void md_http_resp_free(md_http_resp *resp);
+/* Content type of request bodies from now on (default application/json),
+ * e.g. application/merge-patch+json for a Kubernetes PATCH. */
+int md_http_set_content_type(md_http *h, const char *content_type);
 
 /* Appends curl-escaped s to out as one URL path segment. */
 int md_http_path_segment(md_secret *out, const char *s);

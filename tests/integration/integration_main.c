@@ -12,6 +12,7 @@ Suite *suite_errors(void);
 Suite *suite_retry(void);
 Suite *suite_tls(void);
 Suite *suite_plugin(void);
+Suite *suite_push(void);
 
 int main(void)
 {
@@ -25,6 +26,7 @@ int main(void)
 	srunner_add_suite(sr, suite_retry());
 	srunner_add_suite(sr, suite_tls());
 	srunner_add_suite(sr, suite_plugin());
+	srunner_add_suite(sr, suite_push());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

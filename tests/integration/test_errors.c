@@ -37,7 +37,7 @@ static const struct bad_case bad_cases[] = {
 	{{"exec", "svc_x", "true", NULL}, "expected [options] USERNAME -- COMMAND"},
 	{{"exec", "--env", "1BAD", "svc_x", "--", "true", NULL}, "not a variable name"},
 	{{"exec", "--env", "MOTHERDUCK_ADMIN_TOKEN", "svc_x", "--", "true", NULL}, "never given"},
-	{{"exec", "--from", "http://x/y", "svc_x", "--", "true", NULL}, "file:///absolute/path"},
+	{{"exec", "--from", "http://x/y", "svc_x", "--", "true", NULL}, "expected file:///path"},
 	{{"exec", "--from", "file:///x", "--ttl", "1h", "svc_x", "--", "true", NULL}, "--from reads"},
 	{{"exec", "--from", "file:///x", "--revoke-on-exit", "svc_x", "--", "true", NULL},
 	 "cannot be used with --from"},

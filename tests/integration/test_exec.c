@@ -471,7 +471,7 @@ START_TEST(from_missing_file)
 	h_run(&r, H_NO_AUTH, NULL, NULL, "exec", "--from", uri, USER, "--", "true", NULL);
 	ck_assert_exit(r, 4);
 	ck_assert_msg(h_contains(r.err, "no-such-token-file"), "stderr: %s", md_secret_str(r.err));
-	ck_assert_msg(h_contains(r.err, "No such file or directory"), "stderr: %s",
+	ck_assert_msg(h_contains(r.err, "no such file"), "stderr: %s",
 		      md_secret_str(r.err));
 	ck_assert_uint_eq(md_secret_len(r.out), 0);
 	h_result_free(&r);

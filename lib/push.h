@@ -1,0 +1,32 @@
+/* push.h - minting a token into secret stores, and checking it arrived.
+ *
+ * Owns: the push sequence: open every store first (a bad URI sends
+ * nothing), mint, write each store, read each back and check it holds the
+ * new token (same id and same value), and the outcome: all stores (MD_OK),
+ * none (the token is revoked so nothing is left alive: MD_ESTORE), or some
+ * (MD_EPARTIAL: the stores that took it point to a live token; the others
+ * still hold what they held). */
+#ifndef MD_PUSH_H
+#define MD_PUSH_H
+
+#include <stddef.h>
+
+#include "api.h"
+#include "error.h"
+#include "http.h"
+#include "mint.h"
+#include "store.h"
+
+typedef struct {
+	int ok;             /* stores that hold the new token */
+	int failed;
+	md_token_meta meta; /* the token minted ("" id when none was) */
+} md_push_result;
+
+/* stores: already opened. Logs one line per store. */
+int md_push(md_http *h, const md_mint_req *req, md_store **stores, size_t nstores,
+	    md_push_result *res, md_error *err);
+/* Reads st and checks it holds t (id and value). */
+int md_push_verify(md_store *st, const md_token *t, md_error *err);
+
+#endif

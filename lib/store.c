@@ -1,0 +1,100 @@
+/* store.c - see store.h: URI dispatch and what all stores share. */
+#include "store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+	const char *scheme;
+	int (*open)(const char *rest, md_store *st, md_error *err);
+} schemes[] = {
+	{"file://", md_store_file_open},
+	{"vault://", md_store_vault_open},
+	{"k8s://", md_store_k8s_open},
+};
+
+int md_store_open(const char *uri, md_store **out, md_error *err)
+{
+	*out = NULL;
+	for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
+		size_t n = strlen(schemes[i].scheme);
+		if (strncmp(uri, schemes[i].scheme, n) != 0)
+			continue;
+		md_store *st = calloc(1, sizeof *st);
+		if (!st)
+			return md_err_set(err, MD_EFAIL, "out of memory");
+		snprintf(st->describe, sizeof st->describe, "%s", uri);
+		int rc = schemes[i].open(uri + n, st, err);
+		if (rc) {
+			md_err_prefix(err, "store %.200s", uri);
+			free(st);
+			return rc;
+		}
+		*out = st;
+		return MD_OK;
+	}
+	return md_err_set(err, MD_EUSAGE,
+			  "store '%.200s': expected file:///path, vault://[HOST:PORT]/MOUNT/PATH or "
+			  "k8s://NAMESPACE/SECRET", uri);
+}
+
+void md_store_free(md_store *st)
+{
+	if (!st)
+		return;
+	if (st->ops && st->ops->free)
+		st->ops->free(st);
+	free(st);
+}
+
+const char *md_store_describe(const md_store *st)
+{
+	return st->describe;
+}
+
+int md_store_write(md_store *st, const md_token *t, const char *username, md_error *err)
+{
+	int rc = st->ops->write(st, t, username, err);
+	if (rc)
+		md_err_prefix(err, "store %.200s", st->describe);
+	return rc;
+}
+
+int md_store_read(md_store *st, md_store_value *v, md_error *err)
+{
+	memset(v, 0, sizeof *v);
+	v->version = -1;
+	int rc = st->ops->read(st, v, err);
+	if (rc)
+		md_err_prefix(err, "store %.200s", st->describe);
+	return rc;
+}
+
+void md_store_value_clear(md_store_value *v)
+{
+	md_secret_free(v->token);
+	memset(v, 0, sizeof *v);
+	v->version = -1;
+}
+
+int md_store_query_each(const char *q, int (*fn)(void *, const char *, const char *, md_error *),
+			void *ud, md_error *err)
+{
+	char buf[512];
+	if (!q || !*q)
+		return MD_OK;
+	if (snprintf(buf, sizeof buf, "%s", q) >= (int)sizeof buf)
+		return md_err_set(err, MD_EUSAGE, "query too long");
+	char *save = NULL;
+	for (char *kv = strtok_r(buf, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
+		char *eq = strchr(kv, '=');
+		if (!eq)
+			return md_err_set(err, MD_EUSAGE, "query part '%.64s' is not key=value", kv);
+		*eq = '\0';
+		int rc = fn(ud, kv, eq + 1, err);
+		if (rc)
+			return rc;
+	}
+	return MD_OK;
+}

@@ -1,0 +1,9 @@
+/* store_vault.c - placeholder until the module is written. */
+#include "store_int.h"
+
+int md_store_vault_open(const char *rest, md_store *st, md_error *err)
+{
+	(void)rest;
+	(void)st;
+	return md_err_set(err, MD_EUSAGE, "vault stores are not available yet");
+}
