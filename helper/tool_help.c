@@ -28,6 +28,8 @@ static const char overview[] =
 "  exec [token create options] [--from URI] [--env NAME]... [--revoke-on-exit]\n"
 "                USERNAME -- COMMAND [ARG...]\n"
 "  push USERNAME --store URI... [--type T] [--ttl D] [--name N]\n"
+"  rotate USERNAME --store URI... [--type T] [--ttl D] [--every D] [--grace D]\n"
+"                [--keep N] [--role NAME] [--state-dir DIR] [--force] [--json]\n"
 "  version | help [COMMAND]\n"
 "\n"
 "global options (environment twin in brackets):\n"
@@ -136,10 +138,27 @@ static const char help_push[] =
 "  mdcred push analytics_service_account --ttl 7d \\\n"
 "      --store file:///run/secrets/md.env?format=env --store vault:///secret/md\n";
 
+static const char help_rotate[] =
+"usage: mdcred rotate USERNAME --store URI... [--type T] [--ttl D] [--every D]\n"
+"                [--grace D] [--keep N] [--role NAME] [--state-dir DIR] [--force]\n"
+"                [--json]\n"
+"\n"
+"Keeps one role's token fresh in its stores (the role is USERNAME unless\n"
+"--role names it). Takes the role's lock in the state dir (default\n"
+"/var/lib/mdcred as root, else $XDG_STATE_HOME/mdcred); another run holding\n"
+"it means 'skipped'. If every store holds the same live token younger than\n"
+"--every (default: half the TTL), 'fresh'. Otherwise mints a token named\n"
+"mdcred-<role>-<time>-<rand>, writes every store, reads each back, then\n"
+"revokes the role's tokens (found by name in the API's list) that no store\n"
+"holds and that are older than --grace (default 1h), keeping at most --keep\n"
+"(default 2) live. Prints 'ACTION ROLE TOKEN_ID EXPIRE_AT' (or --json).\n"
+"Exit 0 for rotated, fresh and skipped; 7 and 8 as for push.\n";
+
 static const struct {
 	const char *name;
 	const char *text;
 } helps[] = {
+	{"rotate", help_rotate},
 	{"push", help_push},
 	{"account", help_account},
 	{"ducklings", help_ducklings},
@@ -168,7 +187,7 @@ int tool_cmd_help(int argc, char **argv, md_error *err)
 		cmd = NULL;
 	if (tool_help_print(cmd) != MD_OK)
 		return tool_usage(err, NULL, "no help for '%.32s' (commands: account, ducklings, "
-				  "token, exec, push, version, help)", cmd);
+				  "token, exec, push, rotate, version, help)", cmd);
 	return MD_OK;
 }
 

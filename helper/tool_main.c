@@ -86,6 +86,7 @@ static const struct tool_cmd commands[] = {
 	{"ducklings", tool_cmd_ducklings},
 	{"token", tool_cmd_token},
 	{"push", tool_cmd_push},
+	{"rotate", tool_cmd_rotate},
 	{"help", tool_cmd_help},
 	{"version", tool_cmd_version},
 };

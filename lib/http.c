@@ -273,7 +273,7 @@ static size_t http_on_header(char *p, size_t sz, size_t n, void *ud)
 }
 
 static void http_prepare(md_http *h, const char *method, const char *url, const md_secret *body,
-			 struct http_rx *rx)
+			 md_http_retry mode, struct http_rx *rx)
 {
 	CURL *c = h->curl;
 	curl_easy_setopt(c, CURLOPT_URL, url);
@@ -287,8 +287,9 @@ static void http_prepare(md_http *h, const char *method, const char *url, const 
 	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	/* libcurl silently sends a request again when a reused connection turns
-	 * out dead without an answer; for a POST that may mint twice. */
-	curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, strcmp(method, "POST") == 0 ? 1L : 0L);
+	 * out dead without an answer: a request that must not be repeated (a
+	 * mint, a guarded PATCH) goes out on a connection of its own. */
+	curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, mode == MD_HTTP_ONCE ? 1L : 0L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, rx);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_on_header);
@@ -366,7 +367,7 @@ int md_http_request(md_http *h, const char *method, const char *path, const md_s
 		resp->status = 0;
 		resp->content_type[0] = '\0';
 		resp->maybe_sent = false;
-		http_prepare(h, method, md_secret_str(url), body, &rx);
+		http_prepare(h, method, md_secret_str(url), body, mode, &rx);
 		struct timespec t0, t1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		CURLcode cc = curl_easy_perform(h->curl);

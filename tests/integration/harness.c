@@ -244,9 +244,11 @@ static void run_argv(h_result *r, int flags, const char *prog, const char *const
 	static int seq;
 	char outname[64], errname[64], inname[64];
 	seq++;
-	snprintf(outname, sizeof outname, "run-%d.stdout", seq);
-	snprintf(errname, sizeof errname, "run-%d.stderr", seq);
-	snprintf(inname, sizeof inname, "run-%d.stdin", seq);
+	/* The pid keeps every forked test's captures apart: the leak scan
+	 * must see all of them, not the last test's. */
+	snprintf(outname, sizeof outname, "run-%d-%d.stdout", (int)getpid(), seq);
+	snprintf(errname, sizeof errname, "run-%d-%d.stderr", (int)getpid(), seq);
+	snprintf(inname, sizeof inname, "run-%d-%d.stdin", (int)getpid(), seq);
 	int ofd = open(h_path(flags & H_SECRET_STDOUT, outname), O_RDWR | O_CREAT | O_TRUNC, 0600);
 	int efd = open(h_path(false, errname), O_RDWR | O_CREAT | O_TRUNC, 0600);
 	int ifd = open("/dev/null", O_RDONLY);

@@ -13,6 +13,9 @@ Suite *suite_retry(void);
 Suite *suite_tls(void);
 Suite *suite_plugin(void);
 Suite *suite_push(void);
+Suite *suite_rotate(void);
+Suite *suite_store_vault(void);
+Suite *suite_store_k8s(void);
 
 int main(void)
 {
@@ -27,6 +30,9 @@ int main(void)
 	srunner_add_suite(sr, suite_tls());
 	srunner_add_suite(sr, suite_plugin());
 	srunner_add_suite(sr, suite_push());
+	srunner_add_suite(sr, suite_rotate());
+	srunner_add_suite(sr, suite_store_vault());
+	srunner_add_suite(sr, suite_store_k8s());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

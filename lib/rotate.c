@@ -1,0 +1,251 @@
+/* rotate.c - see rotate.h. */
+#define _GNU_SOURCE
+#include "rotate.h"
+#include "log.h"
+#include "mint.h"
+#include "push.h"
+#include "validate.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ROT_MAX_STORES 32
+
+const char *md_rot_action_name(md_rot_action a)
+{
+	static const char *const names[] = {"rotated", "fresh", "skipped", "failed"};
+	return names[a];
+}
+
+int md_rot_valid_role(const char *role, md_error *err)
+{
+	size_t n = strlen(role);
+	bool ok = n >= 1 && n <= 64;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = isascii((unsigned char)role[i]) &&
+		     (isalnum((unsigned char)role[i]) || role[i] == '_' || role[i] == '-');
+	return ok ? MD_OK : md_err_set(err, MD_EUSAGE, "role '%.64s': use 1 to 64 letters, digits, "
+				       "'_' or '-'", role);
+}
+
+int md_rot_default_state_dir(char *out, size_t sz)
+{
+	const char *x = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	int n;
+	if (geteuid() == 0)
+		n = snprintf(out, sz, "/var/lib/mdcred");
+	else if (x && *x)
+		n = snprintf(out, sz, "%s/mdcred", x);
+	else if (home && *home)
+		n = snprintf(out, sz, "%s/.local/state/mdcred", home);
+	else
+		return -1;
+	return n > 0 && (size_t)n < sz ? 0 : -1;
+}
+
+/* mkdir -p with 0700 for what we create. */
+static int make_dirs(const char *dir)
+{
+	char p[4096];
+	if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p)
+		return -1;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+			return -1;
+		*s = '/';
+	}
+	return mkdir(p, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* The role's lock; -1 and *busy when another run holds it. The kernel
+ * drops it when the process ends, however it ends. */
+static int rot_lock(const md_rot_req *rq, bool *busy, md_error *err)
+{
+	char path[4200];
+	*busy = false;
+	if (make_dirs(rq->state_dir) < 0) {
+		md_err_set(err, MD_EFAIL, "state dir %s: %s", rq->state_dir, strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/%s.lock", rq->state_dir, rq->role);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		md_err_set(err, MD_EFAIL, "lock %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		close(fd);
+		if (e == EWOULDBLOCK) {
+			*busy = true;
+			return -1;
+		}
+		md_err_set(err, MD_EFAIL, "lock %s: %s", path, strerror(e));
+		return -1;
+	}
+	return fd;
+}
+
+static time_t parse_ts(const char *s)
+{
+	struct tm tm = {0};
+	if (!s || !*s || !strptime(s, "%Y-%m-%dT%H:%M:%S", &tm))
+		return (time_t)-1;
+	return timegm(&tm);
+}
+
+/* Ids the stores hold now (empty string for a store holding nothing). */
+static void held_ids(md_store **stores, size_t n, char ids[][80])
+{
+	for (size_t i = 0; i < n; i++) {
+		md_store_value v;
+		md_error e = {0};
+		ids[i][0] = '\0';
+		if (md_store_read(stores[i], &v, &e) == MD_OK && v.token)
+			snprintf(ids[i], 80, "%s", v.meta.id);
+		else if (e.msg[0])
+			md_log_warn("%s", e.msg);
+		md_store_value_clear(&v);
+	}
+}
+
+static bool id_held(const char *id, char ids[][80], size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ids[i][0] && strcmp(ids[i], id) == 0)
+			return true;
+	return false;
+}
+
+/* Fresh when every store holds the same live token younger than every. */
+static bool rot_fresh(const md_rot_req *rq, const md_token_meta *list, size_t nl, char ids[][80],
+		      size_t n, md_token_meta *out)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!ids[i][0] || strcmp(ids[i], ids[0]) != 0)
+			return false;
+	for (size_t k = 0; k < nl; k++) {
+		if (strcmp(list[k].id, ids[0]) != 0)
+			continue;
+		time_t created = parse_ts(list[k].created_ts);
+		if (created == (time_t)-1 || time(NULL) - created >= rq->every)
+			return false;
+		*out = list[k];
+		return true;
+	}
+	return false; /* revoked or expired: not in the list */
+}
+
+/* Revokes the role's tokens no store holds: older than grace, and beyond
+ * keep (oldest first). */
+static int rot_retire(md_http *h, const md_rot_req *rq, md_store **stores, size_t n,
+		      md_rot_result *res)
+{
+	char ids[ROT_MAX_STORES][80];
+	held_ids(stores, n, ids);
+	md_token_meta *list = NULL;
+	size_t nl = 0;
+	md_error e = {0};
+	if (md_api_token_list(h, rq->username, &list, &nl, &e) != MD_OK) {
+		md_log_warn("retire: %s", e.msg);
+		return -1;
+	}
+	char prefix[96];
+	snprintf(prefix, sizeof prefix, "mdcred-%s-", rq->role);
+	int live = 0;
+	for (size_t k = 0; k < nl; k++)
+		live += strncmp(list[k].name, prefix, strlen(prefix)) == 0;
+	/* The list is in creation order on the API; walk oldest first. */
+	for (size_t k = 0; k < nl; k++) {
+		if (strncmp(list[k].name, prefix, strlen(prefix)) != 0 || id_held(list[k].id, ids, n))
+			continue;
+		time_t created = parse_ts(list[k].created_ts);
+		bool past_grace = created != (time_t)-1 && time(NULL) - created >= rq->grace;
+		if (!past_grace && live <= rq->keep)
+			continue;
+		if (md_api_token_revoke(h, rq->username, list[k].id, &e) == MD_OK) {
+			md_log_info("retired token %s ('%s')", list[k].id, list[k].name);
+			res->revoked++;
+			live--;
+		} else {
+			md_log_warn("retire %s: %s", list[k].id, e.msg);
+		}
+	}
+	free(list);
+	return 0;
+}
+
+static int rot_run(md_http *h, const md_rot_req *rq, md_store **stores, size_t n,
+		   md_rot_result *res, md_error *err)
+{
+	char ids[ROT_MAX_STORES][80];
+	held_ids(stores, n, ids);
+	md_token_meta *list = NULL;
+	size_t nl = 0;
+	int rc = md_api_token_list(h, rq->username, &list, &nl, err);
+	if (rc)
+		return rc;
+	bool fresh = !rq->force && rot_fresh(rq, list, nl, ids, n, &res->meta);
+	free(list);
+	if (fresh) {
+		res->action = MD_ROT_FRESH;
+		md_log_info("%s: token %s is fresh; nothing to do", rq->role, res->meta.id);
+		return MD_OK;
+	}
+	char prefix[96];
+	snprintf(prefix, sizeof prefix, "mdcred-%s", rq->role);
+	md_mint_req q = {
+		.username = rq->username,
+		.name_prefix = prefix,
+		.token_type = rq->token_type ? rq->token_type : "read_write",
+		.ttl = rq->ttl,
+		.attempts = rq->attempts,
+	};
+	md_push_result pr;
+	rc = md_push(h, &q, stores, n, &pr, err);
+	res->stores_ok = pr.ok;
+	res->stores_failed = pr.failed;
+	if (rc == MD_OK || rc == MD_EPARTIAL) {
+		res->meta = pr.meta;
+		res->action = rc == MD_OK ? MD_ROT_ROTATED : MD_ROT_FAILED;
+		/* Retire even after a partial write: it skips every id a store
+		 * holds, so the failed stores keep their (old) token alive. */
+		rot_retire(h, rq, stores, n, res);
+	}
+	return rc;
+}
+
+int md_rotate(md_http *h, const md_rot_req *rq, md_store **stores, size_t n, md_rot_result *res,
+	      md_error *err)
+{
+	memset(res, 0, sizeof *res);
+	res->action = MD_ROT_FAILED;
+	if (n == 0 || n > ROT_MAX_STORES)
+		return md_err_set(err, MD_EUSAGE, "rotate: give 1 to %d stores", ROT_MAX_STORES);
+	int rc = md_rot_valid_role(rq->role, err);
+	if (rc)
+		return rc;
+	bool busy;
+	int fd = rot_lock(rq, &busy, err);
+	if (fd < 0 && busy) {
+		res->action = MD_ROT_SKIPPED;
+		md_log_info("%s: another rotation holds the lock; skipped", rq->role);
+		return MD_OK;
+	}
+	if (fd < 0)
+		return MD_EFAIL;
+	rc = rot_run(h, rq, stores, n, res, err);
+	close(fd);
+	return rc;
+}
