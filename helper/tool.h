@@ -28,6 +28,9 @@ extern tool_global tool_g;
 
 /* Reads the admin token and opens the API client. */
 int tool_client(md_http **out, md_error *err);
+/* Opens a store URI with the tool's --timeout and --retries. */
+struct md_store;
+int tool_store_open(const char *uri, struct md_store **out, md_error *err);
 /* Writes a secret buffer to stdout in full. */
 int tool_stdout(const md_secret *s, md_error *err);
 /* Parses a subcommand's options (GNU permuting getopt), reset for reuse. */

@@ -83,7 +83,7 @@ static int exec_from_store(const char *uri, md_secret **tok, md_error *err)
 {
 	md_store *st = NULL;
 	md_store_value v;
-	int rc = md_store_open(uri, &st, err);
+	int rc = tool_store_open(uri, &st, err);
 	if (!rc)
 		rc = md_store_read(st, &v, err);
 	if (!rc && !v.token)

@@ -112,7 +112,7 @@ int tool_cmd_rotate(int argc, char **argv, md_error *err)
 	md_store *stores[ROTATE_MAX_STORES] = {0};
 	size_t opened = 0;
 	for (; opened < n && rc == MD_OK; opened++)
-		rc = md_store_open(uris[opened], &stores[opened], err);
+		rc = tool_store_open(uris[opened], &stores[opened], err);
 	md_http *h = NULL;
 	if (!rc)
 		rc = tool_client(&h, err);

@@ -4,6 +4,7 @@
 #include "file.h"
 #include "log.h"
 #include "mint.h"
+#include "store.h"
 #include "validate.h"
 
 #include <errno.h>
@@ -39,6 +40,12 @@ int tool_client(md_http **out, md_error *err)
 		.bearer = tok,
 	};
 	return md_http_new(&o, out, err);
+}
+
+int tool_store_open(const char *uri, md_store **out, md_error *err)
+{
+	md_store_set_transport(tool_g.timeout, tool_g.retries);
+	return md_store_open(uri, out, err);
 }
 
 int tool_stdout(const md_secret *s, md_error *err)

@@ -14,6 +14,27 @@ static const struct {
 	{"k8s://", md_store_k8s_open},
 };
 
+static long store_timeout = 30;
+static int store_retries = 3;
+
+void md_store_set_transport(long timeout_secs, int retries)
+{
+	if (timeout_secs >= 1 && timeout_secs <= 3600)
+		store_timeout = timeout_secs;
+	if (retries >= 0 && retries <= 10)
+		store_retries = retries;
+}
+
+long md_store_timeout(void)
+{
+	return store_timeout;
+}
+
+int md_store_retries(void)
+{
+	return store_retries;
+}
+
 int md_store_open(const char *uri, md_store **out, md_error *err)
 {
 	*out = NULL;

@@ -30,6 +30,13 @@ typedef struct {
 	long long version;  /* store's own version (KV v2 version, k8s resourceVersion), or -1 */
 } md_store_value;
 
+/* Timeout (seconds per attempt) and retries for the stores' HTTP clients,
+ * normally the tool's --timeout and --retries; set before md_store_open.
+ * Defaults: 30 and 3. */
+void md_store_set_transport(long timeout_secs, int retries);
+long md_store_timeout(void);
+int md_store_retries(void);
+
 /* Parses and validates a URI; nothing is contacted. MD_EUSAGE on a bad URI. */
 int md_store_open(const char *uri, md_store **out, md_error *err);
 void md_store_free(md_store *st);

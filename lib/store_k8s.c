@@ -5,7 +5,7 @@
  * server https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT_HTTPS.
  * MDCRED_K8S_API_URL, MDCRED_K8S_TOKEN_FILE and MDCRED_K8S_CA_FILE override
  * them (tests, out-of-cluster use). Timeout and retries follow
- * MDCRED_TIMEOUT / MDCRED_RETRIES.
+ * the tool's --timeout / --retries (md_store_set_transport).
  *
  * write: GET the Secret; absent -> POST it; present -> merge PATCH carrying
  * the resourceVersion read (the last md_store_read's, or the GET's), so a
@@ -201,17 +201,11 @@ static int k8s_connect(k8s_store *ks, md_error *err)
 		md_err_prefix(err, "service-account token");
 		return rc;
 	}
-	long long timeout = 30, retries = 3;
-	const char *t = env_or("MDCRED_TIMEOUT", NULL), *r = env_or("MDCRED_RETRIES", NULL);
-	if (t)
-		timeout = strtoll(t, NULL, 10);
-	if (r)
-		retries = strtoll(r, NULL, 10);
 	md_http_opts o = {
 		.base_url = ks->url,
 		.cacert = ks->cacert[0] ? ks->cacert : NULL,
-		.timeout_secs = timeout > 0 && timeout <= 3600 ? (long)timeout : 30,
-		.retries = retries >= 0 && retries <= 10 ? (int)retries : 3,
+		.timeout_secs = md_store_timeout(),
+		.retries = md_store_retries(),
 		.bearer = ks->sa_token,
 	};
 	rc = md_http_new(&o, &ks->http, err);

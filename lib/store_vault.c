@@ -20,21 +20,7 @@
 #include "json.h"
 #include "log.h"
 
-/* store_vault_auth.c: where the client token comes from (no header of its
- * own: these four are the whole interface between the two files). */
-typedef struct md_vault_auth md_vault_auth;
-/* Finds the credentials (VAULT_TOKEN, ~/.vault-token, AppRole, Kubernetes);
- * nothing is sent. MD_EUSAGE naming the variables when there are none. */
-int md_vault_auth_new(md_vault_auth **out, md_error *err);
-void md_vault_auth_free(md_vault_auth *a);
-/* The client token, logging in first (through a client made from o) if the
- * credentials are a login's. */
-int md_vault_auth_token(md_vault_auth *a, const md_http_opts *o, const md_secret **tok,
-			md_error *err);
-/* "VAULT_TOKEN", "~/.vault-token", "AppRole login", "Kubernetes login". */
-const char *md_vault_auth_source(const md_vault_auth *a);
-/* Defined here, used by both: a non-2xx answer as one error line. */
-int md_vault_error(const md_http_resp *r, const char *what, md_error *err);
+#include "store_vault_int.h"
 
 #define VAULT_META_KEYS 5
 static const char *const meta_keys[VAULT_META_KEYS] = {"id", "name", "token_type", "expire_at",
@@ -198,12 +184,8 @@ static int set_env(vault_store *v, md_error *err)
 	const char *skip = getenv("VAULT_SKIP_VERIFY");
 	if (skip && *skip && strcmp(skip, "0") != 0 && strcasecmp(skip, "false") != 0)
 		md_log_warn("vault: VAULT_SKIP_VERIFY is ignored: certificates are always verified");
-	/* The tool's --timeout/--retries twins (the store interface takes no options). */
-	const char *t = getenv("MDCRED_TIMEOUT"), *r = getenv("MDCRED_RETRIES");
-	long tv = t && *t ? strtol(t, NULL, 10) : 30;
-	long rv = r && *r ? strtol(r, NULL, 10) : 3;
-	v->timeout = tv >= 1 && tv <= 3600 ? tv : 30;
-	v->retries = rv >= 0 && rv <= 10 ? (int)rv : 3;
+	v->timeout = md_store_timeout();
+	v->retries = md_store_retries();
 	return MD_OK;
 }
 

@@ -27,14 +27,7 @@
 #include "log.h"
 #include "secret.h"
 
-/* The interface (declared the same way in store_vault.c). */
-typedef struct md_vault_auth md_vault_auth;
-int md_vault_auth_new(md_vault_auth **out, md_error *err);
-void md_vault_auth_free(md_vault_auth *a);
-int md_vault_auth_token(md_vault_auth *a, const md_http_opts *o, const md_secret **tok,
-			md_error *err);
-const char *md_vault_auth_source(const md_vault_auth *a);
-int md_vault_error(const md_http_resp *r, const char *what, md_error *err);
+#include "store_vault_int.h"
 
 #define K8S_JWT_DEFAULT "/var/run/secrets/kubernetes.io/serviceaccount/token"
 #define CRED_MAX 65536
