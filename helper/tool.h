@@ -56,7 +56,7 @@ typedef struct {
 enum { OPT_TYPE = 1000, OPT_TTL, OPT_NAME, OPT_FORMAT, OPT_OUTPUT, OPT_JSON, OPT_FROM, OPT_ENV,
        OPT_REVOKE, OPT_RW_SIZE, OPT_RW_COOLDOWN, OPT_RS_SIZE, OPT_FLOCK, OPT_RS_COOLDOWN,
        OPT_HELP, OPT_STORE, OPT_EVERY, OPT_GRACE, OPT_KEEP, OPT_STATE_DIR, OPT_ROLE,
-       OPT_FORCE };
+       OPT_FORCE, OPT_MIN_REMAINING, OPT_CACHE };
 #define TOOL_MINT_LONGOPTS                                              \
 	{"type", required_argument, NULL, OPT_TYPE},                    \
 	{"ttl", required_argument, NULL, OPT_TTL},                      \
@@ -76,6 +76,7 @@ int tool_cmd_token(int argc, char **argv, md_error *err);
 int tool_cmd_exec(int argc, char **argv, int *exit_code, md_error *err);
 int tool_cmd_push(int argc, char **argv, md_error *err);
 int tool_cmd_rotate(int argc, char **argv, md_error *err);
+int tool_cmd_get(int argc, char **argv, md_error *err);
 int tool_cmd_help(int argc, char **argv, md_error *err);
 int tool_cmd_version(int argc, char **argv, md_error *err);
 /* Prints one command's help (or the overview for NULL) to stdout. */

@@ -30,6 +30,8 @@ static const char overview[] =
 "  push USERNAME --store URI... [--type T] [--ttl D] [--name N]\n"
 "  rotate USERNAME --store URI... [--type T] [--ttl D] [--every D] [--grace D]\n"
 "                [--keep N] [--role NAME] [--state-dir DIR] [--force] [--json]\n"
+"  get USERNAME [--min-remaining D] [--cache keyring|file:///path|none]\n"
+"                [--format token|env|dotenv|json] [--type T] [--ttl D] [--name N]\n"
 "  version | help [COMMAND]\n"
 "\n"
 "global options (environment twin in brackets):\n"
@@ -150,15 +152,37 @@ static const char help_rotate[] =
 "--every (default: half the TTL), 'fresh'. Otherwise mints a token named\n"
 "mdcred-<role>-<time>-<rand>, writes every store, reads each back, then\n"
 "revokes the role's tokens (found by name in the API's list) that no store\n"
-"holds and that are older than --grace (default 1h), keeping at most --keep\n"
-"(default 2) live. Prints 'ACTION ROLE TOKEN_ID EXPIRE_AT' (or --json).\n"
+"holds and that were replaced at least --grace ago (default 1h), keeping at\n"
+"most --keep (default 2) live. Prints 'ACTION ROLE TOKEN_ID EXPIRE_AT' (or --json).\n"
 "Exit 0 for rotated, fresh and skipped; 7 and 8 as for push.\n";
+
+static const char help_get[] =
+"usage: mdcred get USERNAME [--min-remaining D] [--cache keyring|file:///path|none]\n"
+"                [--format token|env|dotenv|json] [--type T] [--ttl D] [--name N]\n"
+"\n"
+"Credential-process style: prints a token for USERNAME from the cache while it\n"
+"has at least --min-remaining (default 5m) left before it expires; otherwise\n"
+"mints one (as 'token create' would) under a lock, so concurrent callers mint\n"
+"once, caches it and prints it. A cache hit sends nothing. Caches:\n"
+"  keyring (default)  the Linux kernel user keyring, key 'mdcred:<api host>:\n"
+"                     <username>:<type>', timing out when the token expires;\n"
+"                     the token never touches disk. Without keyring support\n"
+"                     (e.g. a sandbox) mdcred warns once and does not cache.\n"
+"                     Lock: $XDG_RUNTIME_DIR/mdcred/get-<username>-<type>.lock\n"
+"                     (else the state dir).\n"
+"  file:///path       the json format, written atomically with mode 0600;\n"
+"                     lock: PATH.lock\n"
+"  none               always mints\n"
+"A cached token whose expiry is unknown is stale; --ttl none tokens never are.\n"
+"\n"
+"  eval \"$(mdcred get analytics_service_account --format env)\"\n";
 
 static const struct {
 	const char *name;
 	const char *text;
 } helps[] = {
 	{"rotate", help_rotate},
+	{"get", help_get},
 	{"push", help_push},
 	{"account", help_account},
 	{"ducklings", help_ducklings},
@@ -187,7 +211,7 @@ int tool_cmd_help(int argc, char **argv, md_error *err)
 		cmd = NULL;
 	if (tool_help_print(cmd) != MD_OK)
 		return tool_usage(err, NULL, "no help for '%.32s' (commands: account, ducklings, "
-				  "token, exec, push, rotate, version, help)", cmd);
+				  "token, exec, push, rotate, get, version, help)", cmd);
 	return MD_OK;
 }
 

@@ -87,6 +87,7 @@ static const struct tool_cmd commands[] = {
 	{"token", tool_cmd_token},
 	{"push", tool_cmd_push},
 	{"rotate", tool_cmd_rotate},
+	{"get", tool_cmd_get},
 	{"help", tool_cmd_help},
 	{"version", tool_cmd_version},
 };

@@ -147,8 +147,26 @@ static bool rot_fresh(const md_rot_req *rq, const md_token_meta *list, size_t nl
 	return false; /* revoked or expired: not in the list */
 }
 
-/* Revokes the role's tokens no store holds: older than grace, and beyond
- * keep (oldest first). */
+/* When token k stopped being the role's newest: the creation of the next
+ * newer role token (or its own creation if none is newer). Grace counts
+ * from there, so a consumer that read the old token keeps it for a whole
+ * grace period after the rotation that replaced it. */
+static time_t superseded_at(const md_token_meta *list, size_t nl, size_t k, const char *prefix)
+{
+	time_t own = parse_ts(list[k].created_ts), next = (time_t)-1;
+	for (size_t i = 0; i < nl; i++) {
+		if (i == k || strncmp(list[i].name, prefix, strlen(prefix)) != 0)
+			continue;
+		time_t c = parse_ts(list[i].created_ts);
+		if (c != (time_t)-1 && own != (time_t)-1 && (c > own || (c == own && i > k)) &&
+		    (next == (time_t)-1 || c < next))
+			next = c;
+	}
+	return next != (time_t)-1 ? next : own;
+}
+
+/* Revokes the role's tokens no store holds: superseded longer than grace
+ * ago, and beyond keep (oldest first). */
 static int rot_retire(md_http *h, const md_rot_req *rq, md_store **stores, size_t n,
 		      md_rot_result *res)
 {
@@ -170,8 +188,8 @@ static int rot_retire(md_http *h, const md_rot_req *rq, md_store **stores, size_
 	for (size_t k = 0; k < nl; k++) {
 		if (strncmp(list[k].name, prefix, strlen(prefix)) != 0 || id_held(list[k].id, ids, n))
 			continue;
-		time_t created = parse_ts(list[k].created_ts);
-		bool past_grace = created != (time_t)-1 && time(NULL) - created >= rq->grace;
+		time_t superseded = superseded_at(list, nl, k, prefix);
+		bool past_grace = superseded != (time_t)-1 && time(NULL) - superseded >= rq->grace;
 		if (!past_grace && live <= rq->keep)
 			continue;
 		if (md_api_token_revoke(h, rq->username, list[k].id, &e) == MD_OK) {

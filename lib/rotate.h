@@ -7,7 +7,8 @@
  * writing every store and reading each back; and retiring: revoking the
  * role's tokens (found by name prefix in the API's list, the source of
  * truth, so a lost state dir orphans nothing) that no store holds and that
- * are older than `grace`, keeping at most `keep` live. No store is ever
+ * were superseded (a newer role token was made) at least `grace` ago,
+ * keeping at most `keep` live. No store is ever
  * left pointing to a revoked token: retirement skips every id a store
  * still holds, and a replacement no store took is revoked at once. */
 #ifndef MD_ROTATE_H

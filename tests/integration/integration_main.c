@@ -16,6 +16,7 @@ Suite *suite_push(void);
 Suite *suite_rotate(void);
 Suite *suite_store_vault(void);
 Suite *suite_store_k8s(void);
+Suite *suite_get(void);
 
 int main(void)
 {
@@ -33,6 +34,7 @@ int main(void)
 	srunner_add_suite(sr, suite_rotate());
 	srunner_add_suite(sr, suite_store_vault());
 	srunner_add_suite(sr, suite_store_k8s());
+	srunner_add_suite(sr, suite_get());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
