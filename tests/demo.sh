@@ -42,6 +42,9 @@ say exec --ttl 10m --revoke-on-exit $sa -- sh -c \
 	'echo "  child: MOTHERDUCK_TOKEN has ${#MOTHERDUCK_TOKEN} characters; admin token visible: ${MOTHERDUCK_ADMIN_TOKEN:-no}${MOTHERDUCK_ADMIN_TOKEN_FILE:-, admin file: no}"'
 say exec --from "file://$work/rw.json" $sa -- sh -c \
 	'echo "  child: got the stored token (${#MOTHERDUCK_TOKEN} characters)"'
+say push $sa --ttl 1h --store "file://$work/pushed.env?format=env" --store "file://$work/pushed.json"
+say rotate $sa --ttl 1h --state-dir "$work/state" --store "file://$work/rotated.json"
+say rotate $sa --ttl 1h --state-dir "$work/state" --store "file://$work/rotated.json"
 say token list $sa
 ids=$("$b/mdcred" token list $sa --json | jq -r '.tokens[].id')
 # shellcheck disable=SC2086
