@@ -218,7 +218,9 @@ static int rot_run(md_http *h, const md_rot_req *rq, md_store **stores, size_t n
 	free(list);
 	if (fresh) {
 		res->action = MD_ROT_FRESH;
-		md_log_info("%s: token %s is fresh; nothing to do", rq->role, res->meta.id);
+		md_log_info("%s: token %s is fresh", rq->role, res->meta.id);
+		/* Tokens replaced earlier may have passed their grace since. */
+		rot_retire(h, rq, stores, n, res);
 		return MD_OK;
 	}
 	char prefix[96];
