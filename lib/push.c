@@ -4,18 +4,25 @@
 
 #include <string.h>
 
-int md_push_verify(md_store *st, const md_token *t, md_error *err)
+/* Does st hold t? 1 yes, 0 no (it holds something else or nothing), -1
+ * unknown (it could not be read). */
+static int push_holds(md_store *st, const md_token *t, md_error *err)
 {
 	md_store_value v;
-	int rc = md_store_read(st, &v, err);
-	if (!rc && (!v.token || !md_secret_eq(v.token, t->secret)))
-		rc = md_err_set(err, MD_EFAIL, "store %s: read back a different token than was "
-				"written", md_store_describe(st));
-	else if (!rc && v.meta.id[0] && strcmp(v.meta.id, t->meta.id) != 0)
-		rc = md_err_set(err, MD_EFAIL, "store %s: read back token id %s, wrote %s",
-				md_store_describe(st), v.meta.id, t->meta.id);
+	if (md_store_read(st, &v, err) != MD_OK)
+		return -1;
+	int holds = v.token && md_secret_eq(v.token, t->secret) &&
+		    (!v.meta.id[0] || strcmp(v.meta.id, t->meta.id) == 0);
+	if (!holds)
+		md_err_set(err, MD_EFAIL, "store %s: read back %s than was written",
+			   md_store_describe(st), v.token ? "a different token" : "no token");
 	md_store_value_clear(&v);
-	return rc;
+	return holds;
+}
+
+int md_push_verify(md_store *st, const md_token *t, md_error *err)
+{
+	return push_holds(st, t, err) == 1 ? MD_OK : (err && err->code ? err->code : MD_EFAIL);
 }
 
 int md_push(md_http *h, const md_mint_req *req, md_store **stores, size_t n, md_push_result *res,
@@ -28,35 +35,40 @@ int md_push(md_http *h, const md_mint_req *req, md_store **stores, size_t n, md_
 		return rc;
 	res->meta = t.meta;
 	md_error first = {0};
+	int unknown = 0;
 	for (size_t i = 0; i < n; i++) {
-		md_error e = {0};
-		int src = md_store_write(stores[i], &t, req->username, &e);
-		md_error ve = {0};
-		/* A write whose answer was lost may have landed: the store is
-		 * the judge, so a failed write is read back too. Counting such a
-		 * store as "not taken" could revoke the token it points to. */
-		if (src && md_push_verify(stores[i], &t, &ve) == MD_OK) {
-			md_log_warn("%s; but the store holds the new token", e.msg);
-			src = MD_OK;
-		} else if (!src) {
-			src = md_push_verify(stores[i], &t, &e);
-		}
-		if (src) {
-			md_log_error("%s", e.msg);
-			if (!res->failed)
-				first = e;
-			res->failed++;
-		} else {
+		md_error e = {0}, ve = {0};
+		int wrc = md_store_write(stores[i], &t, req->username, &e);
+		/* The store is the judge, also after a failed write (its answer
+		 * may have been lost after it landed). */
+		int holds = push_holds(stores[i], &t, &ve);
+		if (holds == 1) {
+			if (wrc)
+				md_log_warn("%s; but the store holds the new token", e.msg);
 			md_log_info("pushed token %s to %s", t.meta.id, md_store_describe(stores[i]));
 			res->ok++;
+			continue;
 		}
+		md_error *why = wrc ? &e : &ve;
+		md_log_error("%s", why->msg);
+		/* Unknown only if the write may have landed: it succeeded, or
+		 * failed without an answer that says no (a refusal - auth, TLS,
+		 * a 4xx, a conflict - is a definite no). */
+		if (holds < 0 && (wrc == MD_OK || wrc == MD_ETRANSIENT)) {
+			unknown++;
+			md_log_warn("cannot tell whether %s holds token %s: keeping the token alive",
+				    md_store_describe(stores[i]), t.meta.id);
+		}
+		if (!res->failed)
+			first = *why;
+		res->failed++;
 	}
 	if (res->failed == 0) {
 		md_token_clear(&t);
 		return MD_OK;
 	}
-	if (res->ok == 0) {
-		/* Nothing points to the new token: leave nothing alive. */
+	if (res->ok == 0 && unknown == 0) {
+		/* Every store is known not to hold it: leave nothing alive. */
 		md_error re = {0};
 		if (md_api_token_revoke(h, req->username, t.meta.id, &re) == MD_OK)
 			md_log_warn("no store took token %s; revoked it", t.meta.id);
@@ -67,6 +79,8 @@ int md_push(md_http *h, const md_mint_req *req, md_store **stores, size_t n, md_
 		return md_err_set(err, MD_ESTORE, "push: no store took the new token (%s)", first.msg);
 	}
 	md_token_clear(&t);
-	return md_err_set(err, MD_EPARTIAL, "push: %d of %zu stores hold the new token %s; "
-			  "failed: %s", res->ok, n, res->meta.id, first.msg);
+	return md_err_set(err, MD_EPARTIAL, "push: %d of %zu stores hold the new token %s%s; "
+			  "failed: %s", res->ok, n, res->meta.id,
+			  unknown ? " (others could not be read back: it was kept alive)" : "",
+			  first.msg);
 }

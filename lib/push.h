@@ -3,9 +3,10 @@
  * Owns: the push sequence: open every store first (a bad URI sends
  * nothing), mint, write each store, read each back and check it holds the
  * new token (same id and same value), and the outcome: all stores (MD_OK),
- * none (the token is revoked so nothing is left alive: MD_ESTORE), or some
- * (MD_EPARTIAL: the stores that took it point to a live token; the others
- * still hold what they held). */
+ * none (every store is known not to hold it: the token is revoked so
+ * nothing is left alive: MD_ESTORE), or anything else (MD_EPARTIAL: stores
+ * that took it, or that could not be read back, may point to it, so it is
+ * kept alive; the others still hold what they held). */
 #ifndef MD_PUSH_H
 #define MD_PUSH_H
 

@@ -105,19 +105,25 @@ static time_t parse_ts(const char *s)
 	return timegm(&tm);
 }
 
-/* Ids the stores hold now (empty string for a store holding nothing). */
-static void held_ids(md_store **stores, size_t n, char ids[][80])
+/* Ids the stores hold now (empty string for a store holding nothing).
+ * False when a store could not be read: its id is then unknown. */
+static bool held_ids(md_store **stores, size_t n, char ids[][80])
 {
+	bool all = true;
 	for (size_t i = 0; i < n; i++) {
 		md_store_value v;
 		md_error e = {0};
 		ids[i][0] = '\0';
-		if (md_store_read(stores[i], &v, &e) == MD_OK && v.token)
+		int rc = md_store_read(stores[i], &v, &e);
+		if (rc == MD_OK && v.token)
 			snprintf(ids[i], 80, "%s", v.meta.id);
-		else if (e.msg[0])
+		if (rc != MD_OK) {
 			md_log_warn("%s", e.msg);
+			all = false;
+		}
 		md_store_value_clear(&v);
 	}
+	return all;
 }
 
 static bool id_held(const char *id, char ids[][80], size_t n)
@@ -171,7 +177,11 @@ static int rot_retire(md_http *h, const md_rot_req *rq, md_store **stores, size_
 		      md_rot_result *res)
 {
 	char ids[ROT_MAX_STORES][80];
-	held_ids(stores, n, ids);
+	if (!held_ids(stores, n, ids)) {
+		/* A store we cannot read may hold any of the role's tokens. */
+		md_log_warn("%s: not retiring old tokens while a store cannot be read", rq->role);
+		return -1;
+	}
 	md_token_meta *list = NULL;
 	size_t nl = 0;
 	md_error e = {0};

@@ -17,6 +17,7 @@ Suite *suite_rotate(void);
 Suite *suite_store_vault(void);
 Suite *suite_store_k8s(void);
 Suite *suite_get(void);
+Suite *suite_rotate_faults(void);
 
 int main(void)
 {
@@ -35,6 +36,7 @@ int main(void)
 	srunner_add_suite(sr, suite_store_vault());
 	srunner_add_suite(sr, suite_store_k8s());
 	srunner_add_suite(sr, suite_get());
+	srunner_add_suite(sr, suite_rotate_faults());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -1,0 +1,764 @@
+/* test_rotate_faults.c - the rotation fault matrix (issue 4, "Tests: a fault
+ * matrix").
+ *
+ * One data-driven loop test: every scenario names a step of `mdcred rotate`
+ * (mint, list, revoke, each store write, each store read-back, the lists of
+ * the retire phase) and a fault (503, 429 with Retry-After 1, a dropped
+ * connection, an answer lost after processing, a timeout, a CAS /
+ * resourceVersion conflict, kill -9 of mdcred mid-step). Each scenario:
+ *
+ *   1. a role already rotated once: a file:// store (json, under requested/),
+ *      a vault:// store (tests/fakes/fake_vault.py) and a k8s:// store
+ *      (tests/fakes/fake_k8s.py) hold one live token;
+ *   2. the fault is injected, `rotate --force --grace 0` runs (--timeout 1
+ *      --retries 1 --ttl 1h) and its exit code is recorded;
+ *   3. faults are cleared, the invariants are checked, `rotate --grace 0`
+ *      runs again, and the invariants are checked once more:
+ *      (1) every store holds a token, and it is live (not revoked, not
+ *          expired) in the emulator;
+ *      (2) the rerun converged: exit 0, action rotated or fresh, every store
+ *          holds the same token;
+ *      (3) no token leaks (the suite-wide leak scan: every credential the
+ *          fakes accept is in tokens.record);
+ *      (4) at most --keep + 1 live role tokens after the rerun.
+ *
+ * Faults that must hit a later request of a kind (the read-back GET after
+ * the pre-write read, the retire phase's token list after the first list)
+ * are armed by a "gate": a short delay fault on the request just before;
+ * once the gate is taken (the request is sleeping on the server), the real
+ * fault is added. kill -9 scenarios put a 2 s delay on the step and kill
+ * mdcred once that delay fault has been taken.
+ *
+ * Each scenario prints "scenario NN: step=... fault=... result=..." to
+ * stdout, so the matrix is listed in the test output.
+ */
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "file.h"
+#include "json.h"
+#include "rand.h"
+
+#define USER "svc_rotfault"
+#define KEEP 2
+
+/* Request paths on each server. */
+#define P_TOK "/v1/users/" USER "/tokens"
+#define P_REVOKE "/v1/users/" USER "/tokens/"
+#define P_VAULT "/v1/secret/data/rotfault"
+#define P_K8S "/api/v1/namespaces/team-a/secrets/md-token"
+
+/* Fault rule texts (the same JSON shape on all three servers). */
+#define FAULT(m, p, rest) "{\"method\":\"" m "\",\"path\":\"" p "\"," rest "}"
+#define S503(n) "\"status\":503,\"count\":" #n
+#define S429(n) "\"status\":429,\"retry_after\":1,\"count\":" #n
+#define DROP(n) "\"action\":\"drop\",\"count\":" #n
+#define DROPA(n) "\"action\":\"drop_after\",\"count\":" #n
+#define DELAY(ms, n) "\"action\":\"delay\",\"delay_ms\":" #ms ",\"count\":" #n
+#define BUMP "\"action\":\"bump\",\"count\":1"
+
+enum srv { EMU, VLT, K8S };
+
+/* Scenario flags. */
+#define NO_FILE 0x1  /* stores: vault + k8s only */
+#define BUMPED_V 0x2 /* another writer replaced the vault secret: it may hold no token */
+
+typedef struct {
+	const char *step, *fault;
+	int gsrv;          /* the gate's server */
+	const char *gate;  /* a delay fault to be taken before the faults below are added */
+	int srv;
+	const char *f1;    /* the fault */
+	int srv2;
+	const char *f2;    /* a second fault, added with the first (or NULL) */
+	bool kill;         /* kill -9 mdcred once f1 has been taken */
+	int settle_ms;     /* injected delays finish on the server within this */
+	unsigned flags;
+} scenario;
+
+#define NOGATE 0, NULL
+#define NOF2 0, NULL
+
+static const scenario matrix[] = {
+	/* mint: POST .../tokens on the emulator */
+	{"mint", "503 once", NOGATE, EMU, FAULT("POST", P_TOK, S503(1)), NOF2, false, 0, 0},
+	{"mint", "503 every attempt", NOGATE, EMU, FAULT("POST", P_TOK, S503(4)), NOF2, false, 0, 0},
+	{"mint", "429 Retry-After 1", NOGATE, EMU, FAULT("POST", P_TOK, S429(1)), NOF2, false, 0, 0},
+	{"mint", "429 Retry-After 1 every attempt", NOGATE, EMU, FAULT("POST", P_TOK, S429(4)), NOF2,
+	 false, 0, 0},
+	{"mint", "drop", NOGATE, EMU, FAULT("POST", P_TOK, DROP(2)), NOF2, false, 0, 0},
+	{"mint", "drop_after", NOGATE, EMU, FAULT("POST", P_TOK, DROPA(1)), NOF2, false, 0, 0},
+	{"mint", "drop_after every attempt", NOGATE, EMU, FAULT("POST", P_TOK, DROPA(4)), NOF2,
+	 false, 0, 0},
+	{"mint", "timeout", NOGATE, EMU, FAULT("POST", P_TOK, DELAY(2000, 1)), NOF2, false, 2300, 0},
+	/* list: the first GET .../tokens */
+	{"list", "503", NOGATE, EMU, FAULT("GET", P_TOK, S503(2)), NOF2, false, 0, 0},
+	{"list", "429 Retry-After 1", NOGATE, EMU, FAULT("GET", P_TOK, S429(1)), NOF2, false, 0, 0},
+	{"list", "drop", NOGATE, EMU, FAULT("GET", P_TOK, DROP(3)), NOF2, false, 0, 0},
+	{"list", "drop_after", NOGATE, EMU, FAULT("GET", P_TOK, DROPA(2)), NOF2, false, 0, 0},
+	{"list", "timeout", NOGATE, EMU, FAULT("GET", P_TOK, DELAY(2000, 2)), NOF2, false, 2300, 0},
+	/* list of the retire phase: gated on the k8s write */
+	{"retire list", "503", K8S, FAULT("PATCH", P_K8S, DELAY(300, 1)), EMU,
+	 FAULT("GET", P_TOK, S503(2)), NOF2, false, 0, 0},
+	{"retire list", "timeout", K8S, FAULT("PATCH", P_K8S, DELAY(300, 1)), EMU,
+	 FAULT("GET", P_TOK, DELAY(2000, 2)), NOF2, false, 2300, 0},
+	/* revoke: DELETE .../tokens/ID in the retire phase */
+	{"revoke", "503", NOGATE, EMU, FAULT("DELETE", P_REVOKE, S503(2)), NOF2, false, 0, 0},
+	{"revoke", "429 Retry-After 1", NOGATE, EMU, FAULT("DELETE", P_REVOKE, S429(1)), NOF2, false,
+	 0, 0},
+	{"revoke", "drop", NOGATE, EMU, FAULT("DELETE", P_REVOKE, DROP(3)), NOF2, false, 0, 0},
+	{"revoke", "drop_after", NOGATE, EMU, FAULT("DELETE", P_REVOKE, DROPA(1)), NOF2, false, 0,
+	 0},
+	{"revoke", "timeout", NOGATE, EMU, FAULT("DELETE", P_REVOKE, DELAY(2000, 2)), NOF2, false,
+	 2300, 0},
+	/* vault store write: POST /v1/secret/data/rotfault (cas) */
+	{"vault write", "503", NOGATE, VLT, FAULT("POST", P_VAULT, S503(1)), NOF2, false, 0, 0},
+	{"vault write", "429 Retry-After 1", NOGATE, VLT, FAULT("POST", P_VAULT, S429(1)), NOF2,
+	 false, 0, 0},
+	{"vault write", "drop", NOGATE, VLT, FAULT("POST", P_VAULT, DROP(2)), NOF2, false, 0, 0},
+	{"vault write", "drop_after", NOGATE, VLT, FAULT("POST", P_VAULT, DROPA(1)), NOF2, false, 0,
+	 0},
+	{"vault write", "timeout", NOGATE, VLT, FAULT("POST", P_VAULT, DELAY(2000, 1)), NOF2, false,
+	 2300, 0},
+	{"vault write", "cas conflict", NOGATE, VLT, FAULT("POST", P_VAULT, BUMP), NOF2, false, 0,
+	 BUMPED_V},
+	/* k8s store write: PATCH the Secret (resourceVersion) */
+	{"k8s write", "503", NOGATE, K8S, FAULT("PATCH", P_K8S, S503(1)), NOF2, false, 0, 0},
+	{"k8s write", "429 Retry-After 1", NOGATE, K8S, FAULT("PATCH", P_K8S, S429(1)), NOF2, false,
+	 0, 0},
+	{"k8s write", "drop", NOGATE, K8S, FAULT("PATCH", P_K8S, DROP(2)), NOF2, false, 0, 0},
+	{"k8s write", "drop_after", NOGATE, K8S, FAULT("PATCH", P_K8S, DROPA(1)), NOF2, false, 0, 0},
+	{"k8s write", "timeout", NOGATE, K8S, FAULT("PATCH", P_K8S, DELAY(2000, 1)), NOF2, false,
+	 2300, 0},
+	{"k8s write", "resourceVersion conflict", NOGATE, K8S, FAULT("PATCH", P_K8S, BUMP), NOF2,
+	 false, 0, 0},
+	/* store read-back: the GET after the write (gated on the write) */
+	{"vault read-back", "503", VLT, FAULT("POST", P_VAULT, DELAY(300, 1)), VLT,
+	 FAULT("GET", P_VAULT, S503(2)), NOF2, false, 0, 0},
+	{"vault read-back", "drop", VLT, FAULT("POST", P_VAULT, DELAY(300, 1)), VLT,
+	 FAULT("GET", P_VAULT, DROP(3)), NOF2, false, 0, 0},
+	{"vault read-back", "timeout", VLT, FAULT("POST", P_VAULT, DELAY(300, 1)), VLT,
+	 FAULT("GET", P_VAULT, DELAY(2000, 2)), NOF2, false, 2300, 0},
+	{"k8s read-back", "503", K8S, FAULT("PATCH", P_K8S, DELAY(300, 1)), K8S,
+	 FAULT("GET", P_K8S, S503(2)), NOF2, false, 0, 0},
+	{"k8s read-back", "drop_after", K8S, FAULT("PATCH", P_K8S, DELAY(300, 1)), K8S,
+	 FAULT("GET", P_K8S, DROPA(3)), NOF2, false, 0, 0},
+	{"k8s read-back", "timeout", K8S, FAULT("PATCH", P_K8S, DELAY(300, 1)), K8S,
+	 FAULT("GET", P_K8S, DELAY(2000, 2)), NOF2, false, 2300, 0},
+	/* Both read-backs fail with no file store: no store is known to hold
+	 * the new token, though both do. Regression: push revoked it then,
+	 * leaving both stores on a revoked token; it is now kept (exit 8). */
+	{"vault+k8s read-back, no file store", "503", VLT, FAULT("POST", P_VAULT, DELAY(300, 1)),
+	 VLT, FAULT("GET", P_VAULT, S503(2)), K8S, FAULT("GET", P_K8S, S503(2)), false, 0, NO_FILE},
+	/* Store reads down for the whole run (pre-read, write, read-back,
+	 * retire), the write itself refused. Regression: an unreadable store
+	 * counted as empty and retirement revoked the token it still holds;
+	 * retirement now waits until every store can be read. */
+	{"vault read + write", "503 on every request", NOGATE, VLT,
+	 FAULT("GET", P_VAULT, S503(20)), VLT, FAULT("POST", P_VAULT, S503(20)), false, 0, 0},
+	{"k8s read + write", "503 on every request", NOGATE, K8S, FAULT("GET", P_K8S, S503(20)), K8S,
+	 FAULT("PATCH", P_K8S, S503(20)), false, 0, 0},
+	/* kill -9 of mdcred while the step is in flight (2 s on the server) */
+	{"mint", "kill -9", NOGATE, EMU, FAULT("POST", P_TOK, DELAY(2000, 1)), NOF2, true, 2300, 0},
+	{"list", "kill -9", NOGATE, EMU, FAULT("GET", P_TOK, DELAY(2000, 1)), NOF2, true, 2300, 0},
+	{"vault write", "kill -9", NOGATE, VLT, FAULT("POST", P_VAULT, DELAY(2000, 1)), NOF2, true,
+	 2300, 0},
+	{"k8s write", "kill -9", NOGATE, K8S, FAULT("PATCH", P_K8S, DELAY(2000, 1)), NOF2, true,
+	 2300, 0},
+	{"vault read-back", "kill -9", VLT, FAULT("POST", P_VAULT, DELAY(300, 1)), VLT,
+	 FAULT("GET", P_VAULT, DELAY(2000, 1)), NOF2, true, 2300, 0},
+	{"revoke", "kill -9", NOGATE, EMU, FAULT("DELETE", P_REVOKE, DELAY(2000, 1)), NOF2, true,
+	 2300, 0},
+};
+
+#define NSCEN ((int)(sizeof matrix / sizeof matrix[0]))
+
+/* ---- the fakes --------------------------------------------------------- */
+
+static pid_t vault_pid, k8s_pid;
+static char vault_url[128], vault_host[64], k8s_url[256];
+static char k8s_cert[1200], k8s_key[1200], k8s_sa[1200], vault_root_file[1200];
+static char env_vault_token[200], env_home[1300], env_k8s_url[1400], env_k8s_tok[1400],
+	env_k8s_ca[1400], env_admin[1400];
+
+static const char *record_file(void)
+{
+	static char rec[1200];
+	const char *d = getenv("TEST_RUN_DIR");
+	snprintf(rec, sizeof rec, "%s/tokens.record", d && *d ? d : "tests/run");
+	return rec;
+}
+
+/* A random credential (prefix + hex) into path (under requested/) and the
+ * run's token record; its value goes to out. */
+static void new_credential(const char *path, const char *prefix, char *out, size_t outsz)
+{
+	unsigned char b[24];
+	if (md_rand_bytes(b, sizeof b) != 0)
+		abort();
+	int n = snprintf(out, outsz, "%s", prefix);
+	for (size_t i = 0; i < sizeof b; i++)
+		n += snprintf(out + n, outsz - (size_t)n, "%02x", b[i]);
+	explicit_bzero(b, sizeof b);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || md_file_write_fd(fd, out, strlen(out)) != 0 ||
+	    md_file_write_fd(fd, "\n", 1) != 0)
+		abort();
+	close(fd);
+	fd = open(record_file(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+	if (fd < 0 || md_file_write_fd(fd, out, strlen(out)) != 0 ||
+	    md_file_write_fd(fd, "\n", 1) != 0)
+		abort();
+	close(fd);
+}
+
+/* Forks argv (stdout: the URL line, stderr: log under the run dir). */
+static pid_t spawn_fake(const char *const *argv, const char *log, char *url, size_t urlsz)
+{
+	int out[2];
+	if (pipe(out) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(out[1], STDOUT_FILENO);
+		int logfd = open(h_path(false, log), O_WRONLY | O_CREAT | O_APPEND, 0600);
+		dup2(logfd, STDERR_FILENO);
+		close(out[0]);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(out[1]);
+	FILE *f = fdopen(out[0], "r");
+	bool ok = f && fgets(url, (int)urlsz, f);
+	if (f)
+		fclose(f);
+	if (!ok) {
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	url[strcspn(url, "\r\n")] = '\0';
+	return pid;
+}
+
+/* Unchecked fixture: both fakes, once per test process. */
+static void fakes_start(void)
+{
+	char tok[160];
+	mkdir(h_path(true, "rotfault"), 0700);
+	snprintf(vault_root_file, sizeof vault_root_file, "%s", h_path(true, "rotfault/vault.root"));
+	new_credential(vault_root_file, "hvs.rotfault", tok, sizeof tok);
+	snprintf(env_vault_token, sizeof env_vault_token, "VAULT_TOKEN=%s", tok);
+	explicit_bzero(tok, sizeof tok);
+	snprintf(k8s_sa, sizeof k8s_sa, "%s", h_path(true, "rotfault/k8s-sa.token"));
+	new_credential(k8s_sa, "k8s-rotfault-", tok, sizeof tok);
+	explicit_bzero(tok, sizeof tok);
+	snprintf(k8s_cert, sizeof k8s_cert, "%s", h_path(false, "rotfault-k8s-cert.pem"));
+	snprintf(k8s_key, sizeof k8s_key, "%s", h_path(true, "rotfault/k8s-key.pem"));
+	char cmd[4000];
+	snprintf(cmd, sizeof cmd,
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+		 "-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 "
+		 "-keyout '%s' -out '%s' >/dev/null 2>&1", k8s_key, k8s_cert);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "test_rotate_faults: openssl could not make a certificate\n");
+		exit(1);
+	}
+
+	const char *fv = getenv("FAKE_VAULT");
+	const char *vargv[] = {"python3", fv && *fv ? fv : "tests/fakes/fake_vault.py",
+			       "--root-token-file", vault_root_file, "--kv-mount", "secret",
+			       "--record-tokens", record_file(), NULL};
+	vault_pid = spawn_fake(vargv, "rotfault-vault.log", vault_url, sizeof vault_url);
+	const char *fk = getenv("FAKE_K8S");
+	const char *kargv[] = {"python3", fk && *fk ? fk : "tests/fakes/fake_k8s.py",
+			       "--tls-cert", k8s_cert, "--tls-key", k8s_key, "--token-file", k8s_sa,
+			       "--namespace", "team-a", NULL};
+	k8s_pid = spawn_fake(kargv, "rotfault-k8s.log", k8s_url, sizeof k8s_url);
+	if (vault_pid < 0 || k8s_pid < 0) {
+		fprintf(stderr, "test_rotate_faults: a fake did not start (see rotfault-*.log)\n");
+		exit(1);
+	}
+	snprintf(vault_host, sizeof vault_host, "%s", vault_url + strlen("http://"));
+	snprintf(env_home, sizeof env_home, "HOME=%s", h_path(false, "rotfault-no-home"));
+	snprintf(env_k8s_url, sizeof env_k8s_url, "MDCRED_K8S_API_URL=%s", k8s_url);
+	snprintf(env_k8s_tok, sizeof env_k8s_tok, "MDCRED_K8S_TOKEN_FILE=%s", k8s_sa);
+	snprintf(env_k8s_ca, sizeof env_k8s_ca, "MDCRED_K8S_CA_FILE=%s", k8s_cert);
+	snprintf(env_admin, sizeof env_admin, "MOTHERDUCK_ADMIN_TOKEN_FILE=%s",
+		 h_admin_token_file());
+}
+
+static void fakes_stop(void)
+{
+	pid_t pids[] = {vault_pid, k8s_pid};
+	for (size_t i = 0; i < 2; i++) {
+		if (pids[i] > 0) {
+			kill(pids[i], SIGTERM);
+			waitpid(pids[i], NULL, 0);
+		}
+	}
+	vault_pid = k8s_pid = 0;
+	explicit_bzero(env_vault_token, sizeof env_vault_token);
+}
+
+/* ---- talking to the servers directly ------------------------------------ */
+
+static size_t collect(char *p, size_t sz, size_t n, void *ud)
+{
+	return md_secret_append(ud, p, sz * n) == 0 ? sz * n : 0;
+}
+
+/* method path on a server; with_auth sends the server's credential. The
+ * answer (which may hold a token) stays in memory. Returns the status. */
+static long srv_call(int srv, const char *method, const char *path, const char *body,
+		     bool with_auth, md_secret *out)
+{
+	char url[600];
+	snprintf(url, sizeof url, "%s%s", srv == EMU ? h_base_url() : srv == VLT ? vault_url
+										 : k8s_url,
+		 path);
+	_cleanup_secret_ md_secret *auth = md_secret_new(256);
+	struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+	if (with_auth && srv == VLT) {
+		md_secret_appendf(auth, "X-Vault-Token: %s", env_vault_token + strlen("VAULT_TOKEN="));
+		hd = curl_slist_append(hd, md_secret_str(auth));
+	} else if (with_auth && srv == K8S) {
+		_cleanup_secret_ md_secret *tok = NULL;
+		ck_assert(md_file_read_secret(k8s_sa, 4096, &tok, NULL) == MD_OK);
+		md_secret_appendf(auth, "Authorization: Bearer %s", md_secret_str(tok));
+		hd = curl_slist_append(hd, md_secret_str(auth));
+	}
+	CURL *c = curl_easy_init();
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	if (srv == K8S)
+		curl_easy_setopt(c, CURLOPT_CAINFO, k8s_cert);
+	if (body)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	long status = 0;
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	for (struct curl_slist *p = hd; p; p = p->next)
+		explicit_bzero(p->data, strlen(p->data));
+	curl_slist_free_all(hd);
+	return status;
+}
+
+static const char *const ctl_faults[] = {"/_emulator/faults", "/_fake/faults", "/_fake/faults"};
+
+static void add_fault(int srv, const char *json)
+{
+	_cleanup_secret_ md_secret *b = md_secret_new(1024);
+	long st = srv_call(srv, "POST", ctl_faults[srv], json, false, b);
+	ck_assert_msg(st == 200, "adding fault %s: HTTP %ld", json, st);
+}
+
+static void clear_faults(void)
+{
+	for (int s = EMU; s <= K8S; s++) {
+		_cleanup_secret_ md_secret *b = md_secret_new(1024);
+		ck_assert_int_eq(srv_call(s, "DELETE", ctl_faults[s], NULL, false, b), 200);
+	}
+}
+
+static void fakes_reset(void)
+{
+	for (int s = VLT; s <= K8S; s++) {
+		_cleanup_secret_ md_secret *b = md_secret_new(256);
+		ck_assert_int_eq(srv_call(s, "POST", "/_fake/reset", "{}", false, b), 200);
+	}
+}
+
+/* Fault rules on srv that can still fire. */
+static int faults_pending(int srv)
+{
+	_cleanup_secret_ md_secret *b = md_secret_new(1 << 16);
+	const char *path = srv == EMU ? "/_emulator/faults" : "/_fake/state";
+	ck_assert_int_eq(srv_call(srv, "GET", path, NULL, false, b), 200);
+	md_json d;
+	ck_assert_int_eq(md_json_parse(&d, md_secret_str(b), md_secret_len(b), NULL), 0);
+	int arr = md_json_get(&d, 0, "faults"), n = 0;
+	for (int i = 0; i < md_json_count(&d, arr); i++) {
+		long long c = 1;
+		int ct = md_json_get(&d, md_json_at(&d, arr, i), "count");
+		if (srv == EMU || ct < 0 || md_json_int(&d, ct, &c) < 0)
+			c = 1; /* the emulator drops a rule once it is used up */
+		n += c != 0;
+	}
+	md_json_free(&d);
+	return n;
+}
+
+/* ---- what the stores hold and which tokens are live ---------------------- */
+
+static int cur; /* the running scenario, for messages */
+static char state_dir[1300], file_path[1300], file_uri[1400], vault_uri[256];
+
+/* The token id the store holds ("" when it holds no token). */
+static void file_id(char *id, size_t idsz)
+{
+	id[0] = '\0';
+	_cleanup_secret_ md_secret *raw = NULL;
+	if (md_file_read_secret(file_path, 1 << 16, &raw, NULL) != MD_OK)
+		return;
+	md_json d;
+	ck_assert_msg(md_json_parse(&d, md_secret_str(raw), md_secret_len(raw), NULL) == 0,
+		      "scenario %02d: the file store holds no JSON", cur);
+	if (md_json_get(&d, 0, "token") >= 0)
+		md_json_str(&d, md_json_get(&d, 0, "id"), id, idsz);
+	md_json_free(&d);
+}
+
+static void vault_id(char *id, size_t idsz)
+{
+	id[0] = '\0';
+	_cleanup_secret_ md_secret *b = md_secret_new(4096);
+	long st = srv_call(VLT, "GET", P_VAULT, NULL, true, b);
+	if (st == 404)
+		return;
+	ck_assert_msg(st == 200, "scenario %02d: reading the vault secret: HTTP %ld", cur, st);
+	md_json d;
+	ck_assert_int_eq(md_json_parse(&d, md_secret_str(b), md_secret_len(b), NULL), 0);
+	int kv = md_json_get(&d, md_json_get(&d, 0, "data"), "data");
+	if (md_json_get(&d, kv, "token") >= 0)
+		md_json_str(&d, md_json_get(&d, kv, "id"), id, idsz);
+	md_json_free(&d);
+}
+
+static void k8s_id(char *id, size_t idsz)
+{
+	id[0] = '\0';
+	_cleanup_secret_ md_secret *b = md_secret_new(4096);
+	long st = srv_call(K8S, "GET", P_K8S, NULL, true, b);
+	if (st == 404)
+		return;
+	ck_assert_msg(st == 200, "scenario %02d: reading the k8s secret: HTTP %ld", cur, st);
+	md_json d;
+	ck_assert_int_eq(md_json_parse(&d, md_secret_str(b), md_secret_len(b), NULL), 0);
+	int meta = md_json_get(&d, 0, "metadata");
+	if (md_json_get(&d, md_json_get(&d, 0, "data"), "MOTHERDUCK_TOKEN") >= 0)
+		md_json_str(&d, md_json_get(&d, md_json_get(&d, meta, "annotations"),
+					    "mdcred.motherduck.com/token-id"),
+			    id, idsz);
+	md_json_free(&d);
+}
+
+typedef struct {
+	char id[80], name[160];
+	bool live;
+} tok_info;
+
+/* The user's tokens from the emulator's state; returns how many. */
+static int emu_tokens(tok_info *out, int max)
+{
+	md_json d;
+	_cleanup_secret_ md_secret *b = NULL;
+	h_state(&d, &b);
+	int users = md_json_get(&d, 0, "users"), n = 0;
+	for (int i = 0; i < md_json_count(&d, users); i++) {
+		int u = md_json_at(&d, users, i);
+		char name[128];
+		md_json_str(&d, md_json_get(&d, u, "username"), name, sizeof name);
+		if (strcmp(name, USER) != 0)
+			continue;
+		int toks = md_json_get(&d, u, "tokens");
+		for (int k = 0; k < md_json_count(&d, toks) && n < max; k++) {
+			int t = md_json_at(&d, toks, k);
+			bool revoked = false, expired = false;
+			md_json_bool(&d, md_json_get(&d, t, "revoked"), &revoked);
+			md_json_bool(&d, md_json_get(&d, t, "expired"), &expired);
+			md_json_str(&d, md_json_get(&d, t, "id"), out[n].id, sizeof out[n].id);
+			md_json_str(&d, md_json_get(&d, t, "name"), out[n].name, sizeof out[n].name);
+			out[n++].live = !revoked && !expired;
+		}
+	}
+	md_json_free(&d);
+	return n;
+}
+
+static bool is_live(const tok_info *t, int n, const char *id)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(t[i].id, id) == 0)
+			return t[i].live;
+	return false;
+}
+
+/* Invariant (1) (and, after the rerun, (2)'s "same token" and (4)). */
+static void check_invariants(const scenario *sc, bool rerun)
+{
+	const char *phase = rerun ? "after the rerun" : "after the faulty run";
+	tok_info toks[64];
+	int nt = emu_tokens(toks, 64);
+	char ids[3][80];
+	const char *names[3] = {"file", "vault", "k8s"};
+	file_id(ids[0], sizeof ids[0]);
+	vault_id(ids[1], sizeof ids[1]);
+	k8s_id(ids[2], sizeof ids[2]);
+	for (int s = 0; s < 3; s++) {
+		if (s == 0 && (sc->flags & NO_FILE))
+			continue;
+		/* Another writer replaced the vault secret (the cas conflict's
+		 * cause): holding no token is that writer's doing, not ours. */
+		if (s == 1 && !rerun && (sc->flags & BUMPED_V) && !ids[s][0])
+			continue;
+		ck_assert_msg(ids[s][0], "scenario %02d (%s / %s) %s: the %s store holds no token",
+			      cur, sc->step, sc->fault, phase, names[s]);
+		ck_assert_msg(is_live(toks, nt, ids[s]),
+			      "scenario %02d (%s / %s) %s: the %s store holds token %s, which is "
+			      "revoked or expired",
+			      cur, sc->step, sc->fault, phase, names[s], ids[s]);
+	}
+	if (!rerun)
+		return;
+	for (int s = 1; s < 3; s++)
+		ck_assert_msg(strcmp(ids[s], ids[(sc->flags & NO_FILE) ? 1 : 0]) == 0,
+			      "scenario %02d (%s / %s): not converged: the %s store holds %s, "
+			      "the %s store %s",
+			      cur, sc->step, sc->fault, names[s], ids[s],
+			      names[(sc->flags & NO_FILE) ? 1 : 0], ids[(sc->flags & NO_FILE) ? 1 : 0]);
+	int live = 0;
+	for (int i = 0; i < nt; i++)
+		live += toks[i].live && strncmp(toks[i].name, "mdcred-" USER "-",
+						strlen("mdcred-" USER "-")) == 0;
+	ck_assert_msg(live <= KEEP + 1,
+		      "scenario %02d (%s / %s): %d live role tokens after the rerun (keep %d): "
+		      "orphans were left",
+		      cur, sc->step, sc->fault, live, KEEP);
+}
+
+/* ---- running mdcred rotate ---------------------------------------------- */
+
+typedef struct {
+	pid_t pid;
+	char out[1300], err[1300];
+} run;
+
+/* Starts `mdcred rotate` (stdout/stderr to files in the run dir, which the
+ * leak scan searches). */
+static void rotate_start(run *r, const scenario *sc, const char *tag, bool force)
+{
+	char name[96];
+	snprintf(name, sizeof name, "rotfault-%d-%02d-%s.stdout", (int)getpid(), cur, tag);
+	snprintf(r->out, sizeof r->out, "%s", h_path(false, name));
+	snprintf(name, sizeof name, "rotfault-%d-%02d-%s.stderr", (int)getpid(), cur, tag);
+	snprintf(r->err, sizeof r->err, "%s", h_path(false, name));
+	const char *argv[40];
+	int n = 0;
+	argv[n++] = "mdcred";
+	argv[n++] = "--api-url";
+	argv[n++] = h_base_url();
+	argv[n++] = "--timeout";
+	argv[n++] = "1";
+	argv[n++] = "--retries";
+	argv[n++] = "1";
+	argv[n++] = "rotate";
+	argv[n++] = USER;
+	argv[n++] = "--state-dir";
+	argv[n++] = state_dir;
+	argv[n++] = "--ttl";
+	argv[n++] = "1h";
+	argv[n++] = "--grace";
+	argv[n++] = "0";
+	argv[n++] = "--keep";
+	argv[n++] = "2";
+	argv[n++] = "--json";
+	if (force)
+		argv[n++] = "--force";
+	if (!(sc->flags & NO_FILE)) {
+		argv[n++] = "--store";
+		argv[n++] = file_uri;
+	}
+	argv[n++] = "--store";
+	argv[n++] = vault_uri;
+	argv[n++] = "--store";
+	argv[n++] = "k8s://team-a/md-token";
+	argv[n] = NULL;
+	int ofd = open(r->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	int efd = open(r->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert(ofd >= 0 && efd >= 0);
+	r->pid = fork();
+	ck_assert_int_ge(r->pid, 0);
+	if (r->pid == 0) {
+		int in = open("/dev/null", O_RDONLY);
+		dup2(in, 0);
+		dup2(ofd, 1);
+		dup2(efd, 2);
+		char *env[] = {env_admin, env_vault_token, env_home, env_k8s_url, env_k8s_tok,
+			       env_k8s_ca, NULL};
+		for (size_t i = 0; env[i]; i++)
+			putenv(env[i]);
+		const char *bin = getenv("MDCRED_BIN");
+		execv(bin && *bin ? bin : "build/mdcred", (char *const *)argv);
+		_exit(127);
+	}
+	close(ofd);
+	close(efd);
+}
+
+/* Exit code (128+signal when killed). */
+static int rotate_wait(run *r)
+{
+	int st = 0;
+	ck_assert_int_eq(waitpid(r->pid, &st, 0), r->pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* The "action" of the --json line ("-" when there is none). */
+static void run_action(const run *r, char *action, size_t sz)
+{
+	snprintf(action, sz, "-");
+	_cleanup_secret_ md_secret *o = NULL;
+	if (md_file_read_secret(r->out, 1 << 16, &o, NULL) != MD_OK || md_secret_len(o) == 0)
+		return;
+	md_json d;
+	if (md_json_parse(&d, md_secret_str(o), md_secret_len(o), NULL) != 0)
+		return;
+	md_json_str(&d, md_json_get(&d, 0, "action"), action, sz);
+	md_json_free(&d);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0)
+		;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Waits until srv has no fault rule left to fire (the last one was taken);
+ * false if mdcred ended first. */
+static bool wait_taken(const run *r, int srv)
+{
+	for (int i = 0; i < 1000; i++) {
+		if (faults_pending(srv) == 0)
+			return true;
+		int st;
+		if (waitpid(r->pid, &st, WNOHANG) == r->pid)
+			ck_abort_msg("scenario %02d: mdcred ended (status %d) before the fault was "
+				     "reached; see %s",
+				     cur, st, r->err);
+		sleep_ms(10);
+	}
+	return false;
+}
+
+static const char *const srv_names[] = {"emulator", "vault", "k8s"};
+
+START_TEST(fault_matrix)
+{
+	cur = _i;
+	const scenario *sc = &matrix[_i];
+	printf("scenario %02d: step=%s fault=%s at=%s%s%s\n", _i, sc->step, sc->fault,
+	       srv_names[sc->srv], sc->gate ? " (gated)" : "",
+	       (sc->flags & NO_FILE) ? " stores=vault,k8s" : " stores=file,vault,k8s");
+	fflush(stdout);
+
+	char name[64];
+	snprintf(name, sizeof name, "rotfault-state-%02d", _i);
+	snprintf(state_dir, sizeof state_dir, "%s", h_path(false, name));
+	snprintf(name, sizeof name, "rotfault-%02d.json", _i);
+	snprintf(file_path, sizeof file_path, "%s", h_path(true, name));
+	unlink(file_path);
+	snprintf(file_uri, sizeof file_uri, "file://%s?format=json", file_path);
+	snprintf(vault_uri, sizeof vault_uri, "vault://%s/secret/rotfault", vault_host);
+	h_make_account(USER);
+
+	/* A role already rotated once: every store holds a live token. */
+	run r;
+	char act[32];
+	rotate_start(&r, sc, "setup", false);
+	int rc = rotate_wait(&r);
+	run_action(&r, act, sizeof act);
+	ck_assert_msg(rc == 0 && strcmp(act, "rotated") == 0,
+		      "scenario %02d: the first rotation: exit %d, action %s (see %s)", _i, rc, act,
+		      r.err);
+	check_invariants(sc, false);
+
+	/* The faulty run. */
+	long t0 = now_ms();
+	if (sc->gate)
+		add_fault(sc->gsrv, sc->gate);
+	else {
+		add_fault(sc->srv, sc->f1);
+		if (sc->f2)
+			add_fault(sc->srv2, sc->f2);
+	}
+	rotate_start(&r, sc, "faulty", true);
+	if (sc->gate) {
+		wait_taken(&r, sc->gsrv);
+		add_fault(sc->srv, sc->f1);
+		if (sc->f2)
+			add_fault(sc->srv2, sc->f2);
+	}
+	if (sc->kill) {
+		wait_taken(&r, sc->srv);
+		sleep_ms(300);
+		kill(r.pid, SIGKILL);
+	}
+	int rc1 = rotate_wait(&r);
+	char act1[32];
+	run_action(&r, act1, sizeof act1);
+	/* Let delayed requests finish on the servers before judging. */
+	long left = sc->settle_ms - (now_ms() - t0);
+	if (left > 0)
+		sleep_ms(left);
+	clear_faults();
+	if (sc->kill)
+		ck_assert_msg(rc1 == 128 + SIGKILL, "scenario %02d: mdcred was not killed (exit %d)",
+			      _i, rc1);
+	else
+		ck_assert_msg(rc1 == 0 || (rc1 >= 5 && rc1 <= 8),
+			      "scenario %02d: exit %d is not a documented outcome (see %s)", _i, rc1,
+			      r.err);
+	check_invariants(sc, false);
+
+	/* The rerun converges. */
+	rotate_start(&r, sc, "rerun", false);
+	int rc2 = rotate_wait(&r);
+	char act2[32];
+	run_action(&r, act2, sizeof act2);
+	ck_assert_msg(rc2 == 0 && (strcmp(act2, "rotated") == 0 || strcmp(act2, "fresh") == 0),
+		      "scenario %02d (%s / %s): the rerun: exit %d, action %s (see %s)", _i, sc->step,
+		      sc->fault, rc2, act2, r.err);
+	check_invariants(sc, true);
+	printf("scenario %02d: step=%s fault=%s result=ok (faulty run: exit %d, action %s; "
+	       "rerun: exit %d, action %s)\n",
+	       _i, sc->step, sc->fault, rc1, act1, rc2, act2);
+	fflush(stdout);
+}
+END_TEST
+
+Suite *suite_rotate_faults(void)
+{
+	Suite *s = suite_create("rotate_faults");
+	TCase *tc = h_tcase("rotate_faults");
+	tcase_add_unchecked_fixture(tc, fakes_start, fakes_stop);
+	tcase_add_checked_fixture(tc, fakes_reset, NULL);
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, fault_matrix, 0, NSCEN);
+	suite_add_tcase(s, tc);
+	return s;
+}
