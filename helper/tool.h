@@ -31,6 +31,9 @@ int tool_client(md_http **out, md_error *err);
 /* Opens a store URI with the tool's --timeout and --retries. */
 struct md_store;
 int tool_store_open(const char *uri, struct md_store **out, md_error *err);
+/* Opens n store URIs (all, or none: MD_OK or the first error). */
+int tool_stores_open(const char *const *uris, size_t n, struct md_store **stores, md_error *err);
+void tool_stores_free(struct md_store **stores, size_t n);
 /* Writes a secret buffer to stdout in full. */
 int tool_stdout(const md_secret *s, md_error *err);
 /* Parses a subcommand's options (GNU permuting getopt), reset for reuse. */

@@ -42,9 +42,7 @@ int tool_cmd_push(int argc, char **argv, md_error *err)
 	if ((rc = tool_mint_prepare(&m, user, &ttl, err)))
 		return rc;
 	md_store *stores[PUSH_MAX_STORES] = {0};
-	size_t opened = 0;
-	for (; opened < n && rc == MD_OK; opened++)
-		rc = tool_store_open(uris[opened], &stores[opened], err);
+	rc = tool_stores_open(uris, n, stores, err);
 	md_http *h = NULL;
 	if (!rc)
 		rc = tool_client(&h, err);
@@ -59,8 +57,7 @@ int tool_cmd_push(int argc, char **argv, md_error *err)
 		md_push_result res;
 		rc = md_push(h, &q, stores, n, &res, err);
 	}
-	for (size_t i = 0; i < opened; i++)
-		md_store_free(stores[i]);
+	tool_stores_free(stores, n);
 	md_http_free(h);
 	return rc;
 }

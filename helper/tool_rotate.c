@@ -110,9 +110,7 @@ int tool_cmd_rotate(int argc, char **argv, md_error *err)
 	rq.state_dir = state_dir ? state_dir : dir;
 
 	md_store *stores[ROTATE_MAX_STORES] = {0};
-	size_t opened = 0;
-	for (; opened < n && rc == MD_OK; opened++)
-		rc = tool_store_open(uris[opened], &stores[opened], err);
+	rc = tool_stores_open(uris, n, stores, err);
 	md_http *h = NULL;
 	if (!rc)
 		rc = tool_client(&h, err);
@@ -124,8 +122,7 @@ int tool_cmd_rotate(int argc, char **argv, md_error *err)
 		if (!rc)
 			rc = prc;
 	}
-	for (size_t i = 0; i < opened; i++)
-		md_store_free(stores[i]);
+	tool_stores_free(stores, n);
 	md_http_free(h);
 	return rc;
 }

@@ -48,6 +48,26 @@ int tool_store_open(const char *uri, md_store **out, md_error *err)
 	return md_store_open(uri, out, err);
 }
 
+int tool_stores_open(const char *const *uris, size_t n, struct md_store **stores, md_error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		int rc = tool_store_open(uris[i], &stores[i], err);
+		if (rc) {
+			tool_stores_free(stores, i);
+			return rc;
+		}
+	}
+	return MD_OK;
+}
+
+void tool_stores_free(struct md_store **stores, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		md_store_free(stores[i]);
+		stores[i] = NULL;
+	}
+}
+
 int tool_stdout(const md_secret *s, md_error *err)
 {
 	if (md_file_write_fd(STDOUT_FILENO, md_secret_str(s), md_secret_len(s)) < 0)

@@ -276,21 +276,6 @@ bool md_keyring_available(void)
 
 /* ---- the cache ---- */
 
-static int make_dirs(const char *dir)
-{
-	char p[4096];
-	if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p)
-		return -1;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST)
-			return -1;
-		*s = '/';
-	}
-	return mkdir(p, 0700) < 0 && errno != EEXIST ? -1 : 0;
-}
 
 int md_cache_init(md_cache *c, const char *spec, const char *api_url, const char *username,
 		  const char *token_type, md_error *err)
@@ -478,7 +463,7 @@ int md_cache_lock(md_cache *c, md_error *err)
 	if (!slash)
 		return md_err_set(err, MD_EFAIL, "lock %s: not a path", c->lock_path), -1;
 	*slash = '\0';
-	if (c->kind == MD_CACHE_KEYRING && dir[0] && make_dirs(dir) < 0) {
+	if (c->kind == MD_CACHE_KEYRING && dir[0] && md_file_mkdirs(dir) < 0) {
 		md_err_set(err, MD_EFAIL, "lock directory %s: %s", dir, strerror(errno));
 		return -1;
 	}

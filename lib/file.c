@@ -11,6 +11,22 @@
 
 #include "rand.h"
 
+int md_file_mkdirs(const char *dir)
+{
+	char p[4096];
+	if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p)
+		return -1;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+			return -1;
+		*s = '/';
+	}
+	return mkdir(p, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
 int md_file_write_fd(int fd, const char *p, size_t n)
 {
 	while (n > 0) {

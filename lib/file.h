@@ -18,6 +18,8 @@ int md_file_write_atomic(const char *path, const md_secret *content, mode_t mode
 /* Same, and owned by uid:gid (-1 keeps the caller's) from before the rename. */
 int md_file_write_atomic_owned(const char *path, const md_secret *content, mode_t mode, uid_t uid,
 			       gid_t gid, md_error *err);
+/* mkdir -p; what it creates is mode 0700. 0, or -1 with errno set. */
+int md_file_mkdirs(const char *dir);
 /* write(2) until done; -1 on error (errno set). */
 int md_file_write_fd(int fd, const char *p, size_t n);
 int md_file_read_secret(const char *path, size_t max, md_secret **out, md_error *err);

@@ -1,6 +1,7 @@
 /* rotate.c - see rotate.h. */
 #define _GNU_SOURCE
 #include "rotate.h"
+#include "file.h"
 #include "log.h"
 #include "mint.h"
 #include "push.h"
@@ -51,22 +52,6 @@ int md_rot_default_state_dir(char *out, size_t sz)
 	return n > 0 && (size_t)n < sz ? 0 : -1;
 }
 
-/* mkdir -p with 0700 for what we create. */
-static int make_dirs(const char *dir)
-{
-	char p[4096];
-	if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p)
-		return -1;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST)
-			return -1;
-		*s = '/';
-	}
-	return mkdir(p, 0700) < 0 && errno != EEXIST ? -1 : 0;
-}
 
 /* The role's lock; -1 and *busy when another run holds it. The kernel
  * drops it when the process ends, however it ends. */
@@ -74,7 +59,7 @@ static int rot_lock(const md_rot_req *rq, bool *busy, md_error *err)
 {
 	char path[4200];
 	*busy = false;
-	if (make_dirs(rq->state_dir) < 0) {
+	if (md_file_mkdirs(rq->state_dir) < 0) {
 		md_err_set(err, MD_EFAIL, "state dir %s: %s", rq->state_dir, strerror(errno));
 		return -1;
 	}
