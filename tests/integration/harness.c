@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "file.h"
+#include "rand.h"
 
 static pid_t emu_pid;
 static char base_url[256];
@@ -76,7 +77,7 @@ void h_emulator_start(void)
 	}
 }
 
-pid_t h_emulator_spawn(const char *const *args, const char *log, char *url, size_t urlsz)
+pid_t h_spawn_server(const char *const *argv, const char *log, char *url, size_t urlsz)
 {
 	int out[2];
 	if (pipe(out) < 0)
@@ -87,16 +88,7 @@ pid_t h_emulator_spawn(const char *const *args, const char *log, char *url, size
 		int logfd = open(h_path(false, log), O_WRONLY | O_CREAT | O_APPEND, 0600);
 		dup2(logfd, STDERR_FILENO);
 		close(out[0]);
-		/* Every emulator records the tokens it issues here; the leak scan
-		 * reads the record after the run. */
-		char rec[1200];
-		snprintf(rec, sizeof rec, "%s/tokens.record", env_or("TEST_RUN_DIR", "tests/run"));
-		const char *argv[32] = {"mdcred-emulator", "-v", "--record-tokens", rec};
-		int n = 4;
-		for (size_t i = 0; args && args[i] && n < 31; i++)
-			argv[n++] = args[i];
-		argv[n] = NULL;
-		execv(env_or("EMULATOR_BIN", "build/mdcred-emulator"), (char *const *)argv);
+		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	close(out[1]);
@@ -105,21 +97,84 @@ pid_t h_emulator_spawn(const char *const *args, const char *log, char *url, size
 	if (f)
 		fclose(f);
 	if (!ok) {
-		kill(pid, SIGTERM);
-		waitpid(pid, NULL, 0);
+		h_stop_server(&pid);
 		return -1;
 	}
 	url[strcspn(url, "\r\n")] = '\0';
 	return pid;
 }
 
+void h_stop_server(pid_t *pid)
+{
+	if (*pid > 0) {
+		kill(*pid, SIGTERM);
+		waitpid(*pid, NULL, 0);
+	}
+	*pid = 0;
+}
+
+const char *h_record_file(void)
+{
+	static char rec[1200];
+	snprintf(rec, sizeof rec, "%s/tokens.record", env_or("TEST_RUN_DIR", "tests/run"));
+	return rec;
+}
+
+static int append_line(const char *path, int flags, const char *v)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | flags, 0600);
+	int rc = fd < 0 || md_file_write_fd(fd, v, strlen(v)) != 0 ||
+			 md_file_write_fd(fd, "\n", 1) != 0
+		 ? -1
+		 : 0;
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int h_make_credential(const char *path, const char *prefix, char *out, size_t outsz)
+{
+	unsigned char b[24];
+	char v[160];
+	if (md_rand_bytes(b, sizeof b) != 0)
+		return -1;
+	int n = snprintf(v, sizeof v, "%s", prefix);
+	for (size_t i = 0; i < sizeof b && n > 0 && (size_t)n < sizeof v; i++)
+		n += snprintf(v + n, sizeof v - (size_t)n, "%02x", b[i]);
+	int rc = append_line(path, O_TRUNC, v) || append_line(h_record_file(), O_APPEND, v) ? -1 : 0;
+	if (!rc && out)
+		snprintf(out, outsz, "%s", v);
+	explicit_bzero(v, sizeof v);
+	explicit_bzero(b, sizeof b);
+	return rc;
+}
+
+int h_make_cert(const char *cert, const char *key)
+{
+	char cmd[4000];
+	snprintf(cmd, sizeof cmd,
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+		 "-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 "
+		 "-keyout '%s' -out '%s' >/dev/null 2>&1", key, cert);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+pid_t h_emulator_spawn(const char *const *args, const char *log, char *url, size_t urlsz)
+{
+	/* Every emulator records the tokens it issues; the leak scan reads the
+	 * record after the run. */
+	const char *argv[32] = {env_or("EMULATOR_BIN", "build/mdcred-emulator"), "-v",
+				"--record-tokens", h_record_file()};
+	int n = 4;
+	for (size_t i = 0; args && args[i] && n < 31; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return h_spawn_server(argv, log, url, urlsz);
+}
+
 void h_emulator_stop(void)
 {
-	if (emu_pid > 0) {
-		kill(emu_pid, SIGTERM);
-		waitpid(emu_pid, NULL, 0);
-		emu_pid = 0;
-	}
+	h_stop_server(&emu_pid);
 }
 
 void h_reset(void)
@@ -132,16 +187,23 @@ static size_t collect(char *p, size_t sz, size_t n, void *ud)
 	return md_secret_append(ud, p, sz * n) == 0 ? sz * n : 0;
 }
 
-static long ctl_call(const char *method, const char *path, const char *body, md_secret *out)
+long h_http(const h_http_target *t, const char *method, const char *path, const char *body,
+	    md_secret *out)
 {
-	char url[512];
-	snprintf(url, sizeof url, "%s%s", base_url, path);
+	char url[1200], ct[128];
+	snprintf(url, sizeof url, "%s%s", t->base_url, path);
+	snprintf(ct, sizeof ct, "Content-Type: %s",
+		 t->content_type ? t->content_type : "application/json");
+	struct curl_slist *hd = curl_slist_append(NULL, ct);
+	if (t->auth_line)
+		hd = curl_slist_append(hd, md_secret_str(t->auth_line));
 	CURL *c = curl_easy_init();
-	struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	if (t->cacert)
+		curl_easy_setopt(c, CURLOPT_CAINFO, t->cacert);
 	if (body)
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
@@ -149,9 +211,18 @@ static long ctl_call(const char *method, const char *path, const char *body, md_
 	long status = 0;
 	if (curl_easy_perform(c) == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(hd);
 	curl_easy_cleanup(c);
+	/* The list holds copies of the header lines, the auth line among them. */
+	for (struct curl_slist *p = hd; p; p = p->next)
+		explicit_bzero(p->data, strlen(p->data));
+	curl_slist_free_all(hd);
 	return status;
+}
+
+static long ctl_call(const char *method, const char *path, const char *body, md_secret *out)
+{
+	h_http_target t = {base_url, NULL, NULL, NULL};
+	return h_http(&t, method, path, body, out);
 }
 
 long h_ctl(const char *method, const char *path, const char *json_body)
@@ -211,10 +282,8 @@ int h_live_tokens(const char *username)
 
 bool h_is_issued_token(const char *value, size_t len)
 {
-	char rec[1200];
-	snprintf(rec, sizeof rec, "%s/tokens.record", env_or("TEST_RUN_DIR", "tests/run"));
 	_cleanup_secret_ md_secret *all = NULL;
-	if (md_file_read_secret(rec, 64 << 20, &all, NULL) != MD_OK || len == 0)
+	if (md_file_read_secret(h_record_file(), 64 << 20, &all, NULL) != MD_OK || len == 0)
 		return false;
 	const char *p = md_secret_str(all);
 	while (*p) {

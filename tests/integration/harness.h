@@ -33,6 +33,32 @@ void h_emulator_start(void);
 /* Starts another emulator with extra arguments (stderr to the run dir's
  * log); its base URL goes to url. Returns its pid, or -1. */
 pid_t h_emulator_spawn(const char *const *args, const char *log, char *url, size_t urlsz);
+/* Starts any test server (argv[0] looked up in PATH) whose first stdout line
+ * is its base URL (into url); stderr goes to log under the run dir. Returns
+ * its pid, or -1 if it printed no URL. */
+pid_t h_spawn_server(const char *const *argv, const char *log, char *url, size_t urlsz);
+/* SIGTERM, wait, *pid = 0 (nothing if *pid <= 0). */
+void h_stop_server(pid_t *pid);
+
+/* The run's record of every token value a fake issued or accepts: the leak
+ * scan searches for each. */
+const char *h_record_file(void);
+/* A random test credential (prefix + 48 hex digits) written to path (0600)
+ * and to the record; its value also goes to out if out is non-NULL. 0 or -1. */
+int h_make_credential(const char *path, const char *prefix, char *out, size_t outsz);
+/* A self-signed certificate for localhost and 127.0.0.1 (openssl CLI). 0 or -1. */
+int h_make_cert(const char *cert, const char *key);
+
+/* One HTTP call to a test server: the answer into out (may hold a token: it
+ * stays in secret memory), the status returned (0: no answer). */
+typedef struct {
+	const char *base_url;
+	const char *cacert;          /* NULL: no TLS trust anchor given */
+	const char *content_type;    /* NULL: application/json */
+	const md_secret *auth_line;  /* a whole "Name: value" header, or NULL */
+} h_http_target;
+long h_http(const h_http_target *t, const char *method, const char *path, const char *body,
+	    md_secret *out);
 void h_emulator_stop(void);
 void h_reset(void); /* checked fixture: fresh org state before each test */
 

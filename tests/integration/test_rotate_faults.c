@@ -192,64 +192,12 @@ static char k8s_cert[1200], k8s_key[1200], k8s_sa[1200], vault_root_file[1200];
 static char env_vault_token[200], env_home[1300], env_k8s_url[1400], env_k8s_tok[1400],
 	env_k8s_ca[1400], env_admin[1400];
 
-static const char *record_file(void)
-{
-	static char rec[1200];
-	const char *d = getenv("TEST_RUN_DIR");
-	snprintf(rec, sizeof rec, "%s/tokens.record", d && *d ? d : "tests/run");
-	return rec;
-}
-
 /* A random credential (prefix + hex) into path (under requested/) and the
  * run's token record; its value goes to out. */
 static void new_credential(const char *path, const char *prefix, char *out, size_t outsz)
 {
-	unsigned char b[24];
-	if (md_rand_bytes(b, sizeof b) != 0)
+	if (h_make_credential(path, prefix, out, outsz) != 0)
 		abort();
-	int n = snprintf(out, outsz, "%s", prefix);
-	for (size_t i = 0; i < sizeof b; i++)
-		n += snprintf(out + n, outsz - (size_t)n, "%02x", b[i]);
-	explicit_bzero(b, sizeof b);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0 || md_file_write_fd(fd, out, strlen(out)) != 0 ||
-	    md_file_write_fd(fd, "\n", 1) != 0)
-		abort();
-	close(fd);
-	fd = open(record_file(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-	if (fd < 0 || md_file_write_fd(fd, out, strlen(out)) != 0 ||
-	    md_file_write_fd(fd, "\n", 1) != 0)
-		abort();
-	close(fd);
-}
-
-/* Forks argv (stdout: the URL line, stderr: log under the run dir). */
-static pid_t spawn_fake(const char *const *argv, const char *log, char *url, size_t urlsz)
-{
-	int out[2];
-	if (pipe(out) < 0)
-		return -1;
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(out[1], STDOUT_FILENO);
-		int logfd = open(h_path(false, log), O_WRONLY | O_CREAT | O_APPEND, 0600);
-		dup2(logfd, STDERR_FILENO);
-		close(out[0]);
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(out[1]);
-	FILE *f = fdopen(out[0], "r");
-	bool ok = f && fgets(url, (int)urlsz, f);
-	if (f)
-		fclose(f);
-	if (!ok) {
-		kill(pid, SIGTERM);
-		waitpid(pid, NULL, 0);
-		return -1;
-	}
-	url[strcspn(url, "\r\n")] = '\0';
-	return pid;
 }
 
 /* Unchecked fixture: both fakes, once per test process. */
@@ -266,12 +214,7 @@ static void fakes_start(void)
 	explicit_bzero(tok, sizeof tok);
 	snprintf(k8s_cert, sizeof k8s_cert, "%s", h_path(false, "rotfault-k8s-cert.pem"));
 	snprintf(k8s_key, sizeof k8s_key, "%s", h_path(true, "rotfault/k8s-key.pem"));
-	char cmd[4000];
-	snprintf(cmd, sizeof cmd,
-		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
-		 "-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 "
-		 "-keyout '%s' -out '%s' >/dev/null 2>&1", k8s_key, k8s_cert);
-	if (system(cmd) != 0) {
+	if (h_make_cert(k8s_cert, k8s_key) != 0) {
 		fprintf(stderr, "test_rotate_faults: openssl could not make a certificate\n");
 		exit(1);
 	}
@@ -279,13 +222,13 @@ static void fakes_start(void)
 	const char *fv = getenv("FAKE_VAULT");
 	const char *vargv[] = {"python3", fv && *fv ? fv : "tests/fakes/fake_vault.py",
 			       "--root-token-file", vault_root_file, "--kv-mount", "secret",
-			       "--record-tokens", record_file(), NULL};
-	vault_pid = spawn_fake(vargv, "rotfault-vault.log", vault_url, sizeof vault_url);
+			       "--record-tokens", h_record_file(), NULL};
+	vault_pid = h_spawn_server(vargv, "rotfault-vault.log", vault_url, sizeof vault_url);
 	const char *fk = getenv("FAKE_K8S");
 	const char *kargv[] = {"python3", fk && *fk ? fk : "tests/fakes/fake_k8s.py",
 			       "--tls-cert", k8s_cert, "--tls-key", k8s_key, "--token-file", k8s_sa,
 			       "--namespace", "team-a", NULL};
-	k8s_pid = spawn_fake(kargv, "rotfault-k8s.log", k8s_url, sizeof k8s_url);
+	k8s_pid = h_spawn_server(kargv, "rotfault-k8s.log", k8s_url, sizeof k8s_url);
 	if (vault_pid < 0 || k8s_pid < 0) {
 		fprintf(stderr, "test_rotate_faults: a fake did not start (see rotfault-*.log)\n");
 		exit(1);
@@ -301,63 +244,31 @@ static void fakes_start(void)
 
 static void fakes_stop(void)
 {
-	pid_t pids[] = {vault_pid, k8s_pid};
-	for (size_t i = 0; i < 2; i++) {
-		if (pids[i] > 0) {
-			kill(pids[i], SIGTERM);
-			waitpid(pids[i], NULL, 0);
-		}
-	}
-	vault_pid = k8s_pid = 0;
+	h_stop_server(&vault_pid);
+	h_stop_server(&k8s_pid);
 	explicit_bzero(env_vault_token, sizeof env_vault_token);
 }
 
 /* ---- talking to the servers directly ------------------------------------ */
-
-static size_t collect(char *p, size_t sz, size_t n, void *ud)
-{
-	return md_secret_append(ud, p, sz * n) == 0 ? sz * n : 0;
-}
 
 /* method path on a server; with_auth sends the server's credential. The
  * answer (which may hold a token) stays in memory. Returns the status. */
 static long srv_call(int srv, const char *method, const char *path, const char *body,
 		     bool with_auth, md_secret *out)
 {
-	char url[600];
-	snprintf(url, sizeof url, "%s%s", srv == EMU ? h_base_url() : srv == VLT ? vault_url
-										 : k8s_url,
-		 path);
-	_cleanup_secret_ md_secret *auth = md_secret_new(256);
-	struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+	_cleanup_secret_ md_secret *auth = NULL;
 	if (with_auth && srv == VLT) {
+		auth = md_secret_new(256);
 		md_secret_appendf(auth, "X-Vault-Token: %s", env_vault_token + strlen("VAULT_TOKEN="));
-		hd = curl_slist_append(hd, md_secret_str(auth));
 	} else if (with_auth && srv == K8S) {
 		_cleanup_secret_ md_secret *tok = NULL;
-		ck_assert(md_file_read_secret(k8s_sa, 4096, &tok, NULL) == MD_OK);
+		ck_assert(md_secret_read_file(k8s_sa, 4096, &tok, NULL) == MD_OK);
+		auth = md_secret_new(256);
 		md_secret_appendf(auth, "Authorization: Bearer %s", md_secret_str(tok));
-		hd = curl_slist_append(hd, md_secret_str(auth));
 	}
-	CURL *c = curl_easy_init();
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-	if (srv == K8S)
-		curl_easy_setopt(c, CURLOPT_CAINFO, k8s_cert);
-	if (body)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-	long status = 0;
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
-	for (struct curl_slist *p = hd; p; p = p->next)
-		explicit_bzero(p->data, strlen(p->data));
-	curl_slist_free_all(hd);
-	return status;
+	h_http_target t = {srv == EMU ? h_base_url() : srv == VLT ? vault_url : k8s_url,
+			   srv == K8S ? k8s_cert : NULL, NULL, auth};
+	return h_http(&t, method, path, body, out);
 }
 
 static const char *const ctl_faults[] = {"/_emulator/faults", "/_fake/faults", "/_fake/faults"};

@@ -27,36 +27,12 @@ static char env_url[1400], env_tok[1400], env_ca[1400];
 
 static void record_token(const char *path, const char *prefix)
 {
-	unsigned char rnd[24];
-	FILE *r = fopen("/dev/urandom", "rb");
-	ck_assert(r && fread(rnd, 1, sizeof rnd, r) == sizeof rnd);
-	fclose(r);
-	char tok[128];
-	int n = snprintf(tok, sizeof tok, "%s", prefix);
-	for (size_t i = 0; i < sizeof rnd; i++)
-		n += snprintf(tok + n, sizeof tok - (size_t)n, "%02x", rnd[i]);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ck_assert(fd >= 0 && md_file_write_fd(fd, tok, strlen(tok)) == 0);
-	close(fd);
-	char rec[1200];
-	const char *rd = getenv("TEST_RUN_DIR");
-	snprintf(rec, sizeof rec, "%s/tokens.record", rd && *rd ? rd : "tests/run");
-	fd = open(rec, O_WRONLY | O_CREAT | O_APPEND, 0600);
-	ck_assert(fd >= 0);
-	tok[n++] = '\n';
-	ck_assert(md_file_write_fd(fd, tok, (size_t)n) == 0);
-	close(fd);
-	explicit_bzero(tok, sizeof tok);
+	ck_assert(h_make_credential(path, prefix, NULL, 0) == 0);
 }
 
 static void make_cert(const char *c, const char *k)
 {
-	char cmd[4000];
-	snprintf(cmd, sizeof cmd,
-		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
-		 "-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 "
-		 "-keyout '%s' -out '%s' >/dev/null 2>&1", k, c);
-	ck_assert_msg(system(cmd) == 0, "openssl could not make a certificate");
+	ck_assert_msg(h_make_cert(c, k) == 0, "openssl could not make a certificate");
 }
 
 static void fake_start(void)
@@ -72,28 +48,13 @@ static void fake_start(void)
 	record_token(sa_file, "k8s-sa-");
 	record_token(wrong_file, "k8s-wrong-");
 
-	int out[2];
-	ck_assert(pipe(out) == 0);
-	fake_pid = fork();
-	if (fake_pid == 0) {
-		dup2(out[1], STDOUT_FILENO);
-		int logfd = open(h_path(false, "fake_k8s.log"), O_WRONLY | O_CREAT | O_APPEND, 0600);
-		dup2(logfd, STDERR_FILENO);
-		close(out[0]);
-		const char *fake = getenv("FAKE_K8S");
-		execlp("python3", "python3", fake && *fake ? fake : "tests/fakes/fake_k8s.py",
-		       "--tls-cert", cert, "--tls-key", key, "--token-file", sa_file,
-		       "--namespace", "team-a", "--namespace", "team-b", "--namespace", "locked",
-		       "--deny", "locked", (char *)NULL);
-		_exit(127);
-	}
-	close(out[1]);
-	FILE *f = fdopen(out[0], "r");
-	bool ok = f && fgets(fake_url, sizeof fake_url, f);
-	if (f)
-		fclose(f);
-	ck_assert_msg(ok, "fake_k8s.py did not start (see fake_k8s.log)");
-	fake_url[strcspn(fake_url, "\r\n")] = '\0';
+	const char *fake = getenv("FAKE_K8S");
+	const char *argv[] = {"python3", fake && *fake ? fake : "tests/fakes/fake_k8s.py",
+			      "--tls-cert", cert, "--tls-key", key, "--token-file", sa_file,
+			      "--namespace", "team-a", "--namespace", "team-b", "--namespace",
+			      "locked", "--deny", "locked", NULL};
+	fake_pid = h_spawn_server(argv, "fake_k8s.log", fake_url, sizeof fake_url);
+	ck_assert_msg(fake_pid > 0, "fake_k8s.py did not start (see fake_k8s.log)");
 	ck_assert(strncmp(fake_url, "https://127.0.0.1:", 18) == 0);
 	snprintf(env_url, sizeof env_url, "MDCRED_K8S_API_URL=%s", fake_url);
 	snprintf(env_tok, sizeof env_tok, "MDCRED_K8S_TOKEN_FILE=%s", sa_file);
@@ -102,63 +63,25 @@ static void fake_start(void)
 
 static void fake_stop(void)
 {
-	if (fake_pid > 0) {
-		kill(fake_pid, SIGTERM);
-		waitpid(fake_pid, NULL, 0);
-		fake_pid = 0;
-	}
+	h_stop_server(&fake_pid);
 }
 
 /* ---- talking to the fake directly ---- */
-
-static size_t collect(char *p, size_t sz, size_t n, void *ud)
-{
-	return md_secret_append(ud, p, sz * n) == 0 ? sz * n : 0;
-}
 
 /* method path on the fake; with_auth sends the SA token. Returns the status. */
 static long fake_call(const char *method, const char *path, const char *ctype, const char *body,
 		      bool with_auth, md_secret *out)
 {
-	char url[600];
-	snprintf(url, sizeof url, "%s%s", fake_url, path);
-	_cleanup_secret_ md_secret *auth = md_secret_new(256);
+	_cleanup_secret_ md_secret *auth = NULL;
 	_cleanup_secret_ md_secret *sink = md_secret_new(1024);
-	if (!out)
-		out = sink;
-	struct curl_slist *hd = NULL;
-	if (ctype) {
-		char ct[128];
-		snprintf(ct, sizeof ct, "Content-Type: %s", ctype);
-		hd = curl_slist_append(hd, ct);
-	}
 	if (with_auth) {
 		_cleanup_secret_ md_secret *tok = NULL;
-		ck_assert(md_file_read_secret(sa_file, 4096, &tok, NULL) == 0);
+		ck_assert(md_secret_read_file(sa_file, 4096, &tok, NULL) == 0);
+		auth = md_secret_new(256);
 		md_secret_appendf(auth, "Authorization: Bearer %s", md_secret_str(tok));
-		hd = curl_slist_append(hd, md_secret_str(auth));
 	}
-	CURL *c = curl_easy_init();
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_CAINFO, cert);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-	if (body)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-	long status = 0;
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
-	if (hd) {
-		/* the header node holds a copy of the bearer line */
-		for (struct curl_slist *p = hd; p; p = p->next)
-			explicit_bzero(p->data, strlen(p->data));
-		curl_slist_free_all(hd);
-	}
-	return status;
+	h_http_target t = {fake_url, cert, ctype, auth};
+	return h_http(&t, method, path, body, out ? out : sink);
 }
 
 static void fake_reset(void)

@@ -34,80 +34,36 @@ static char fv_host[64];  /* 127.0.0.1:PORT */
 static char env_addr[200], env_root[200], env_home_none[1300], env_sid_file[1300],
 	env_jwt_file[1300];
 
-static const char *record_file(void)
-{
-	static char rec[1200];
-	const char *d = getenv("TEST_RUN_DIR");
-	snprintf(rec, sizeof rec, "%s/tokens.record", d && *d ? d : "tests/run");
-	return rec;
-}
-
 /* A random credential into a requested/ file and the token record. */
 static void make_cred(const char *name, const char *prefix, char *out, size_t outsz)
 {
-	unsigned char b[24];
-	ck_assert_int_eq(md_rand_bytes(b, sizeof b), 0);
-	int n = snprintf(out, outsz, "%s", prefix);
-	for (size_t i = 0; i < sizeof b; i++)
-		n += snprintf(out + n, outsz - (size_t)n, "%02x", b[i]);
-	int fd = open(h_path(true, name), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	md_file_write_fd(fd, out, strlen(out));
-	md_file_write_fd(fd, "\n", 1);
-	close(fd);
-	fd = open(record_file(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-	md_file_write_fd(fd, out, strlen(out));
-	md_file_write_fd(fd, "\n", 1);
-	close(fd);
-	explicit_bzero(b, sizeof b);
+	ck_assert(h_make_credential(h_path(true, name), prefix, out, outsz) == 0);
 }
 
 /* Starts a fake (HTTPS with cert and key); its URL goes to url. */
 static pid_t fv_spawn(const char *approle, const char *k8s, const char *cert, const char *key,
 		      char *url, size_t urlsz)
 {
-	int out[2];
-	if (pipe(out) < 0)
-		return -1;
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(out[1], STDOUT_FILENO);
-		int logfd = open(h_path(false, "fake_vault.log"), O_WRONLY | O_CREAT | O_APPEND, 0600);
-		dup2(logfd, STDERR_FILENO);
-		close(out[0]);
-		const char *fake = getenv("FAKE_VAULT");
-		const char *argv[32] = {"python3", fake && *fake ? fake : "tests/fakes/fake_vault.py",
-					"--root-token-file", h_path(true, "vault/root.token"),
-					"--namespace", "team-a", "--kv-mount", "secret", "--kv-mount",
-					"kv", "--record-tokens", record_file(), "-v"};
-		int n = 13;
-		if (approle) {
-			argv[n++] = "--approle";
-			argv[n++] = approle;
-			argv[n++] = "--k8s-role";
-			argv[n++] = k8s;
-		}
-		if (cert) {
-			argv[n++] = "--tls-cert";
-			argv[n++] = cert;
-			argv[n++] = "--tls-key";
-			argv[n++] = key;
-		}
-		argv[n] = NULL;
-		execvp("python3", (char *const *)argv);
-		_exit(127);
+	const char *fake = getenv("FAKE_VAULT");
+	const char *argv[32] = {"python3", fake && *fake ? fake : "tests/fakes/fake_vault.py",
+				"--root-token-file", h_path(true, "vault/root.token"),
+				"--namespace", "team-a", "--kv-mount", "secret", "--kv-mount",
+				"kv", "--record-tokens", h_record_file(), "-v"};
+	int n = 13;
+	if (approle) {
+		argv[n++] = "--approle";
+		argv[n++] = approle;
+		argv[n++] = "--k8s-role";
+		argv[n++] = k8s;
 	}
-	close(out[1]);
-	FILE *f = fdopen(out[0], "r");
-	bool ok = f && fgets(url, (int)urlsz, f);
-	if (f)
-		fclose(f);
-	if (!ok) {
-		kill(pid, SIGTERM);
-		waitpid(pid, NULL, 0);
-		return -1;
+	if (cert) {
+		argv[n++] = "--tls-cert";
+		argv[n++] = cert;
+		argv[n++] = "--tls-key";
+		argv[n++] = key;
 	}
-	url[strcspn(url, "\r\n")] = '\0';
-	return pid;
+	argv[n] = NULL;
+	return h_spawn_server(argv, "fake_vault.log", url, urlsz);
 }
 
 /* Unchecked fixture: one fake per test process. */
@@ -142,41 +98,16 @@ static void fake_start(void)
 
 static void fake_stop(void)
 {
-	if (fv_pid > 0) {
-		kill(fv_pid, SIGTERM);
-		waitpid(fv_pid, NULL, 0);
-		fv_pid = 0;
-	}
+	h_stop_server(&fv_pid);
 	explicit_bzero(env_root, sizeof env_root);
 }
 
 /* --- the fake's control plane ------------------------------------------- */
 
-static size_t collect(char *p, size_t sz, size_t n, void *ud)
-{
-	return md_secret_append(ud, p, sz * n) == 0 ? sz * n : 0;
-}
-
 static long fv_ctl(const char *method, const char *path, const char *body, md_secret *out)
 {
-	char url[256];
-	snprintf(url, sizeof url, "%s%s", fv_url, path);
-	CURL *c = curl_easy_init();
-	struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-	if (body)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-	long status = 0;
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(hd);
-	curl_easy_cleanup(c);
-	return status;
+	h_http_target t = {fv_url, NULL, NULL, NULL};
+	return h_http(&t, method, path, body, out);
 }
 
 static void fv_reset(void)
@@ -632,14 +563,10 @@ END_TEST
 START_TEST(https_with_vault_cacert)
 {
 	h_make_account(USER);
-	char cert[1300], key[1300], cmd[4000], url[128], cacert[1400], uri[256];
+	char cert[1300], key[1300], url[128], cacert[1400], uri[256];
 	snprintf(cert, sizeof cert, "%s", h_path(false, "vault-tls-cert.pem"));
 	snprintf(key, sizeof key, "%s", h_path(false, "vault-tls-key.pem"));
-	snprintf(cmd, sizeof cmd,
-		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
-		 "-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 "
-		 "-keyout '%s' -out '%s' >/dev/null 2>&1", key, cert);
-	ck_assert_msg(system(cmd) == 0, "openssl could not make a certificate");
+	ck_assert_msg(h_make_cert(cert, key) == 0, "openssl could not make a certificate");
 	pid_t pid = fv_spawn(NULL, NULL, cert, key, url, sizeof url);
 	ck_assert_int_gt(pid, 0);
 	ck_assert(strncmp(url, "https://127.0.0.1:", 18) == 0);
@@ -658,8 +585,7 @@ START_TEST(https_with_vault_cacert)
 	ck_assert(h_contains(r.err, "TLS verification failed"));
 	ck_assert(h_contains(r.err, "VAULT_SKIP_VERIFY is ignored"));
 	h_result_free(&r);
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
+	h_stop_server(&pid);
 }
 END_TEST
 

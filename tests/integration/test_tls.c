@@ -16,12 +16,7 @@ static void tls_start(void)
 	snprintf(cert, sizeof cert, "%s", h_path(false, "tls-cert.pem"));
 	snprintf(key, sizeof key, "%s", h_path(true, "tls-key.pem"));
 	snprintf(admin, sizeof admin, "%s", h_path(true, "tls-admin.token"));
-	char cmd[4000];
-	snprintf(cmd, sizeof cmd,
-		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
-		 "-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 "
-		 "-keyout '%s' -out '%s' >/dev/null 2>&1", key, cert);
-	ck_assert_msg(system(cmd) == 0, "openssl could not make a certificate");
+	ck_assert_msg(h_make_cert(cert, key) == 0, "openssl could not make a certificate");
 	const char *args[] = {"--tls-cert", cert, "--tls-key", key, "--admin-token-file", admin,
 			      NULL};
 	tls_pid = h_emulator_spawn(args, "emulator-tls.log", tls_url, sizeof tls_url);
