@@ -30,6 +30,7 @@ static const char overview[] =
 "  push USERNAME --store URI... [--type T] [--ttl D] [--name N]\n"
 "  rotate USERNAME --store URI... [--type T] [--ttl D] [--every D] [--grace D]\n"
 "                [--keep N] [--role NAME] [--state-dir DIR] [--force] [--json]\n"
+"  rotate --config FILE [--parallel N] [--state-dir DIR] [--force] [--json]\n"
 "  get USERNAME [--min-remaining D] [--cache keyring|file:///path|none]\n"
 "                [--format token|env|dotenv|json] [--type T] [--ttl D] [--name N]\n"
 "  version | help [COMMAND]\n"
@@ -144,6 +145,8 @@ static const char help_rotate[] =
 "usage: mdcred rotate USERNAME --store URI... [--type T] [--ttl D] [--every D]\n"
 "                [--grace D] [--keep N] [--role NAME] [--state-dir DIR] [--force]\n"
 "                [--json]\n"
+"       mdcred rotate --config FILE [--parallel N] [--state-dir DIR] [--force]\n"
+"                [--json]\n"
 "\n"
 "Keeps one role's token fresh in its stores (the role is USERNAME unless\n"
 "--role names it). Takes the role's lock in the state dir (default\n"
@@ -154,7 +157,17 @@ static const char help_rotate[] =
 "revokes the role's tokens (found by name in the API's list) that no store\n"
 "holds and that were replaced at least --grace ago (default 1h), keeping at\n"
 "most --keep (default 2) live. Prints 'ACTION ROLE TOKEN_ID EXPIRE_AT' (or --json).\n"
-"Exit 0 for rotated, fresh and skipped; 7 and 8 as for push.\n";
+"Exit 0 for rotated, fresh and skipped; 7 and 8 as for push.\n"
+"\n"
+"--config FILE rotates every role of FILE, at most --parallel (default 8) at\n"
+"a time over one libcurl multi handle; one line (or --json object) per role\n"
+"as it finishes. FILE has one [ROLE] section per role with 'username = ...',\n"
+"one 'store = URI' line per store and optionally token_type, ttl, every,\n"
+"grace, keep; those keys before the first section are defaults for every\n"
+"role. '#' or ';' starts a comment line. A mistake is reported as FILE:LINE\n"
+"with exit 2 before anything is contacted. On a terminal, progress goes to\n"
+"stderr. Exit 0 when no role failed; else the failed roles' code when they\n"
+"share it, else 1. See mdcred(1), ROTATE CONFIG FILE.\n";
 
 static const char help_get[] =
 "usage: mdcred get USERNAME [--min-remaining D] [--cache keyring|file:///path|none]\n"
