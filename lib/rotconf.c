@@ -167,7 +167,7 @@ static int rc_close_section(rc_parser *p)
 	r->ttl = o ? o->ttl : MD_TTL_DEFAULT;
 	/* As for one-role rotate: replace a token halfway through its own life. */
 	o = rc_pick(p, RC_EVERY);
-	r->every = o ? o->every : r->ttl == MD_TTL_NONE ? MD_TTL_DEFAULT : r->ttl / 2;
+	r->every = o ? o->every : md_rot_default_every(r->ttl);
 	o = rc_pick(p, RC_GRACE);
 	r->grace = o ? o->grace : 3600;
 	o = rc_pick(p, RC_KEEP);
