@@ -422,8 +422,7 @@ static void basic_run(bool json, const char *extra, const char *action, char ids
 	bool forced = extra != NULL;
 	for (int i = 0; json && i < NBASIC; i++) {
 		const line_t *l = line_of(&ls, basic[i].role);
-		if (strcmp(action, "rotated") == 0)
-			ck_assert_int_eq(l->stores, basic[i].nstores);
+		ck_assert_int_eq(l->stores, basic[i].nstores);
 		ck_assert_int_eq(l->revoked, forced ? basic[i].revoked_on_force : 0);
 		ck_assert_str_eq(l->error, "");
 	}
@@ -503,7 +502,7 @@ START_TEST(parallel_bounded)
 	char name[32], fault[96];
 	snprintf(name, sizeof name, "par-%s", par[_i].parallel);
 	many_roles(name, par[_i].roles);
-	ck_assert_int_eq(state_int("max_in_flight"), 0);
+	ck_assert_int_eq(state_int("max_in_flight"), 1); /* the accounts, one at a time */
 	snprintf(fault, sizeof fault, "{\"action\":\"delay\",\"delay_ms\":%d,\"count\":1000}",
 		 par[_i].delay_ms);
 	h_fault(fault);
@@ -666,7 +665,7 @@ END_TEST
 
 static const struct {
 	const char *what, *text;
-	int line;
+	int line; /* 0: a mistake of the whole file, "FILE: ..." */
 } bad_cfg[] = {
 	{"unknown key", "[r]\nusername = svc_a\nstore = file://@D/a.json\ncolour = blue\n", 4},
 	{"unknown key in the defaults", "ttl = 1h\nflavour = x\n[r]\nusername = svc_a\n"
@@ -690,6 +689,13 @@ static const struct {
 			   "username = svc_b\nstore = file://@D/b.json\n", 5},
 	{"same store in two roles", "[r1]\nusername = svc_a\nstore = file://@D/a.json\n[r2]\n"
 				    "username = svc_b\nstore = file://@D/a.json\n", 6},
+	/* One file however it is spelled: both roles would write it. */
+	{"same file store, default format spelled out",
+	 "[r1]\nusername = svc_a\nstore = file://@D/a.json\n[r2]\n"
+	 "username = svc_b\nstore = file://@D/a.json?format=json\n", 6},
+	{"same file store, another path spelling",
+	 "[r1]\nusername = svc_a\nstore = file://@D/a.json\n[r2]\n"
+	 "username = svc_b\nstore = file://@D/./a.json\n", 6},
 	{"store in the defaults", "ttl = 1h\nstore = file://@D/a.json\n[r]\nusername = svc_a\n"
 				  "store = file://@D/b.json\n", 2},
 	{"username in the defaults", "username = svc_a\n[r]\nstore = file://@D/a.json\n", 1},
@@ -699,19 +705,21 @@ static const struct {
 			       "\nusername = svc_a\nstore = file://@D/a.json\n", 1},
 	{"not key = value", "[r]\nusername = svc_a\nstore = file://@D/a.json\njust words\n", 4},
 	{"unclosed section", "[r\nusername = svc_a\nstore = file://@D/a.json\n", 1},
+	{"no role at all", "", 0},
+	{"only defaults", "ttl = 1h\n# no role\n", 0},
 };
 #define NBAD ((int)(sizeof bad_cfg / sizeof bad_cfg[0]))
 
-/* rotate --config fails with code, says where (if not NULL) on stderr,
- * prints nothing on stdout and sends no request. */
-static void expect_nothing_sent(const char *what, int code, const char *where)
+/* rotate --config fails with code, says where (or where2, if not NULL) on
+ * stderr, prints nothing on stdout and sends no request. */
+static void expect_nothing_sent(const char *what, int code, const char *where, const char *where2)
 {
 	h_result r;
 	ROTCFG(&r, NULL, "--json");
 	ck_assert_msg(r.status == code, "%s: exit %d, expected %d; stderr: %s", what, r.status,
 		      code, md_secret_str(r.err));
-	ck_assert_msg(!where || h_contains(r.err, where), "%s: stderr does not say %s: %s", what,
-		      where, md_secret_str(r.err));
+	ck_assert_msg(h_contains(r.err, where) || (where2 && h_contains(r.err, where2)),
+		      "%s: stderr does not say %s: %s", what, where, md_secret_str(r.err));
 	ck_assert_msg(md_secret_len(r.out) == 0, "%s: stdout: %s", what, md_secret_str(r.out));
 	h_result_free(&r);
 	ck_assert_int_eq(h_request_count(), 0);
@@ -723,12 +731,16 @@ START_TEST(config_error)
 	snprintf(name, sizeof name, "bad-%02d", _i);
 	ws(name);
 	write_cfg(bad_cfg[_i].text);
-	snprintf(where, sizeof where, "%s:%d:", cfg, bad_cfg[_i].line);
-	expect_nothing_sent(bad_cfg[_i].what, 2, where);
+	if (bad_cfg[_i].line)
+		snprintf(where, sizeof where, "%s:%d:", cfg, bad_cfg[_i].line);
+	else
+		snprintf(where, sizeof where, "%s: ", cfg);
+	expect_nothing_sent(bad_cfg[_i].what, 2, where, NULL);
 }
 END_TEST
 
-/* A store URI that does not open: exit 2 before any role starts. */
+/* A store URI that does not open: exit 2 before any role starts, the
+ * message naming the role (or FILE:LINE). */
 static const char *const bad_store[] = {
 	"file://@D/b.json?mode=0644",
 	"file://@D/b.json?format=yaml",
@@ -740,14 +752,15 @@ static const char *const bad_store[] = {
 
 START_TEST(bad_store_uri)
 {
-	char name[32], text[512];
+	char name[32], text[512], where[1400];
 	snprintf(name, sizeof name, "badstore-%02d", _i);
 	ws(name);
 	snprintf(text, sizeof text,
 		 "[first]\nusername = svc_a\nstore = file://@D/a.json\n"
 		 "[second]\nusername = svc_b\nstore = %s\n", bad_store[_i]);
 	write_cfg(text);
-	expect_nothing_sent(bad_store[_i], 2, NULL);
+	snprintf(where, sizeof where, "%s:6:", cfg);
+	expect_nothing_sent(bad_store[_i], 2, "role second", where);
 	ck_assert(access(spath("a.json"), F_OK) != 0);
 }
 END_TEST
@@ -755,7 +768,7 @@ END_TEST
 START_TEST(missing_config_file)
 {
 	ws("missing");
-	expect_nothing_sent("no config file", 4, cfg);
+	expect_nothing_sent("no config file", 4, cfg, NULL);
 }
 END_TEST
 
@@ -805,7 +818,8 @@ START_TEST(no_progress_off_a_terminal)
 	h_result r;
 	ROTCFG(&r, NULL, NULL);
 	ck_assert_exit(r, 0);
-	ck_assert_msg(!h_contains(r.err, "\r"), "progress on a stderr that is no terminal: %s",
+	/* stderr keeps to warnings and errors: there are none. */
+	ck_assert_msg(md_secret_len(r.err) == 0, "stderr that is no terminal: %s",
 		      md_secret_str(r.err));
 	ck_assert_msg(!h_contains(r.out, "\r"), "a carriage return on stdout");
 	h_result_free(&r);
@@ -884,28 +898,42 @@ static void run_on_pty(h_result *r, ...)
 }
 
 /* stderr on a terminal: progress with '\r' (_i 0), none with --json (_i 1);
- * the results on stdout either way. */
+ * the results on stdout either way. A second run with beta failing: the
+ * failure is counted, and its error is on the terminal. */
 START_TEST(progress_on_a_terminal)
 {
 	bool json = _i == 1;
 	basic_setup(json ? "ptyjson" : "pty");
+	const char *fmt = json ? "--json" : NULL;
 	h_result r;
-	run_on_pty(&r, "rotate", "--config", cfg, "--state-dir", state, json ? "--json" : NULL,
-		   NULL);
+	lines_t ls;
+	char ids[NBASIC][80];
+	run_on_pty(&r, "rotate", "--config", cfg, "--state-dir", state, fmt, NULL);
 	ck_assert_exit(r, 0);
 	if (json)
 		ck_assert_msg(!h_contains(r.err, "\r") && !h_contains(r.err, "done"),
 			      "progress with --json: %s", md_secret_str(r.err));
 	else
-		ck_assert_msg(h_contains(r.err, "\r") && h_contains(r.err, "done") &&
-				      h_contains(r.err, "3"),
+		ck_assert_msg(h_contains(r.err, "\r") && h_contains(r.err, "3/3 roles done"),
 			      "no progress line (done of 3 roles) on the terminal: %s",
 			      md_secret_str(r.err));
-	lines_t ls;
 	(json ? parse_json : parse_text)(&r, &ls);
 	h_result_free(&r);
-	char ids[NBASIC][80];
 	basic_check(&ls, "rotated", ids);
+
+	h_fault("{\"path\":\"/v1/users/svc_beta/\",\"status\":500,\"count\":100000}");
+	run_on_pty(&r, "rotate", "--config", cfg, "--state-dir", state, "--force", fmt, NULL);
+	ck_assert_exit(r, 6);
+	ck_assert_msg(h_contains(r.err, "beta"), "beta's error is not on the terminal: %s",
+		      md_secret_str(r.err));
+	ck_assert_msg(json != h_contains(r.err, "1 failed"), "failures %s counted: %s",
+		      json ? "are" : "are not", md_secret_str(r.err));
+	ck_assert(json != h_contains(r.err, "\r"));
+	(json ? parse_json : parse_text)(&r, &ls);
+	h_result_free(&r);
+	ck_assert_int_eq(ls.n, NBASIC);
+	ck_assert_str_eq(line_of(&ls, "beta")->action, "failed");
+	assert_file_holds("beta.env", "svc_beta", ids[1]);
 }
 END_TEST
 
