@@ -450,6 +450,26 @@ START_TEST(three_roles)
 }
 END_TEST
 
+/* ttl = none: a token that never expires (expire_at null), with the
+ * warning DURATIONS in mdcred(1) promises, as `rotate --ttl none` gives. */
+START_TEST(ttl_none_warns)
+{
+	ws("ttlnone");
+	write_cfg("[forever]\nusername = svc_forever\nttl = none\nstore = file://@D/f.json\n");
+	h_make_account("svc_forever");
+	h_result r;
+	lines_t ls;
+	run_json(&ls, NULL, 0, NULL, NULL, &r);
+	ck_assert_msg(h_contains(r.err, "never expires"), "no warning for ttl = none: %s",
+		      md_secret_str(r.err));
+	h_result_free(&r);
+	const line_t *l = line_of(&ls, "forever");
+	ck_assert_str_eq(l->action, "rotated");
+	ck_assert_str_eq(l->expire, "");
+	assert_file_holds("f.json", "svc_forever", l->id);
+}
+END_TEST
+
 /* ---- parallelism ---------------------------------------------------------- */
 
 /* n roles pNN on accounts svc_par_NN, one json file store each. */
@@ -1068,6 +1088,7 @@ Suite *suite_rotate_config(void)
 	Suite *s = suite_create("rotate_config");
 	TCase *tc = h_tcase("rotate_config");
 	tcase_add_loop_test(tc, three_roles, 0, 2);
+	tcase_add_test(tc, ttl_none_warns);
 	tcase_add_loop_test(tc, parallel_bounded, 0, 2);
 	tcase_add_test(tc, parallel_out_of_range);
 	tcase_add_test(tc, completion_order);
