@@ -570,6 +570,19 @@ START_TEST(timeout_is_transient)
 }
 END_TEST
 
+/* A POST without a body is still a POST (with Content-Length: 0). */
+START_TEST(post_without_body)
+{
+	srv_start(0);
+	md_http_multi *m;
+	md_http *h = open_client(&m, S.port, 10, 0);
+	request_ok(h, "POST", "/v1/empty", NULL, MD_HTTP_ONCE, 200);
+	close_client(h, m);
+	srv_stop();
+	ck_assert_str_eq(S.last_method, "POST");
+}
+END_TEST
+
 /* A test case of s with the fixture; the timeout leaves room for a slow
  * sanitizer build. */
 static TCase *add_tcase(Suite *s, const char *name)
@@ -594,6 +607,7 @@ static Suite *http_multi_suite(void)
 	tcase_add_test(tc, retry_after_503);
 	tcase_add_test(tc, unretried_statuses_returned);
 	tcase_add_test(tc, timeout_is_transient);
+	tcase_add_test(tc, post_without_body);
 	tc = add_tcase(s, "lifecycle");
 	tcase_add_test(tc, free_unused_is_prompt);
 	return s;
