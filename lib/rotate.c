@@ -183,23 +183,19 @@ static time_t superseded_at(const md_token_meta *list, size_t nl, size_t k, cons
 }
 
 /* Revokes the role's tokens no store holds: superseded longer than grace
- * ago, and beyond keep (oldest first). */
-static int rot_retire(md_http *h, const md_rot_req *rq, md_store **stores, size_t n,
-		      md_rot_result *res)
+ * ago, and beyond keep (oldest first). list is the API's token list from
+ * the start of this run (plus the token it made): a token made since by
+ * someone else waits for the next run, one gone since is skipped. */
+static void rot_retire(md_http *h, const md_rot_req *rq, md_store **stores, size_t n,
+		       const md_token_meta *list, size_t nl, md_rot_result *res)
 {
 	char ids[ROT_MAX_STORES][80];
 	if (!held_ids(stores, n, ids)) {
 		/* A store we cannot read may hold any of the role's tokens. */
 		md_log_warn("not retiring old tokens while a store cannot be read");
-		return -1;
+		return;
 	}
-	md_token_meta *list = NULL;
-	size_t nl = 0;
 	md_error e = {0};
-	if (md_api_token_list(h, rq->username, &list, &nl, &e) != MD_OK) {
-		md_log_warn("retire: %s", e.msg);
-		return -1;
-	}
 	int live = 0;
 	for (size_t k = 0; k < nl; k++)
 		live += rot_owns(list[k].name, rq->role);
@@ -211,16 +207,18 @@ static int rot_retire(md_http *h, const md_rot_req *rq, md_store **stores, size_
 		bool past_grace = superseded != (time_t)-1 && time(NULL) - superseded >= rq->grace;
 		if (!past_grace && live <= rq->keep)
 			continue;
-		if (md_api_token_revoke(h, rq->username, list[k].id, &e) == MD_OK) {
+		int rc = md_api_token_revoke(h, rq->username, list[k].id, &e);
+		if (rc == MD_OK) {
 			md_log_info("retired token %s ('%s')", list[k].id, list[k].name);
 			res->revoked++;
+			live--;
+		} else if (rc == MD_ENOTFOUND) {
+			md_log_debug("token %s is gone already (expired or revoked)", list[k].id);
 			live--;
 		} else {
 			md_log_warn("retire %s: %s", list[k].id, e.msg);
 		}
 	}
-	free(list);
-	return 0;
 }
 
 static int rot_run(md_http *h, const md_rot_req *rq, md_store **stores, size_t n,
@@ -233,14 +231,13 @@ static int rot_run(md_http *h, const md_rot_req *rq, md_store **stores, size_t n
 	int rc = md_api_token_list(h, rq->username, &list, &nl, err);
 	if (rc)
 		return rc;
-	bool fresh = !rq->force && rot_fresh(rq, list, nl, ids, n, &res->meta);
-	free(list);
-	if (fresh) {
+	if (!rq->force && rot_fresh(rq, list, nl, ids, n, &res->meta)) {
 		res->action = MD_ROT_FRESH;
 		res->stores_ok = (int)n;
 		md_log_info("token %s is fresh", res->meta.id);
 		/* Tokens replaced earlier may have passed their grace since. */
-		rot_retire(h, rq, stores, n, res);
+		rot_retire(h, rq, stores, n, list, nl, res);
+		free(list);
 		return MD_OK;
 	}
 	char prefix[96];
@@ -256,13 +253,21 @@ static int rot_run(md_http *h, const md_rot_req *rq, md_store **stores, size_t n
 	rc = md_push(h, &q, stores, n, &pr, err);
 	res->stores_ok = pr.ok;
 	res->stores_failed = pr.failed;
+	md_token_meta *more = NULL;
+	if ((rc == MD_OK || rc == MD_EPARTIAL) && (more = realloc(list, (nl + 1) * sizeof *list))) {
+		list = more;
+		list[nl++] = pr.meta;
+	}
 	if (rc == MD_OK || rc == MD_EPARTIAL) {
 		res->meta = pr.meta;
 		res->action = rc == MD_OK ? MD_ROT_ROTATED : MD_ROT_FAILED;
 		/* Retire even after a partial write: it skips every id a store
-		 * holds, so the failed stores keep their (old) token alive. */
-		rot_retire(h, rq, stores, n, res);
+		 * holds, so the failed stores keep their (old) token alive. The
+		 * new token joins the first list: it supersedes the old ones. */
+		if (more)
+			rot_retire(h, rq, stores, n, list, nl, res);
 	}
+	free(list);
 	return rc;
 }
 

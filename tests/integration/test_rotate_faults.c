@@ -2,8 +2,8 @@
  * matrix").
  *
  * One data-driven loop test: every scenario names a step of `mdcred rotate`
- * (mint, list, revoke, each store write, each store read-back, the lists of
- * the retire phase) and a fault (503, 429 with Retry-After 1, a dropped
+ * (mint, list, revoke, each store write, each store read-back, the retire
+ * phase's read of the stores) and a fault (503, 429 with Retry-After 1, a dropped
  * connection, an answer lost after processing, a timeout, a CAS /
  * resourceVersion conflict, kill -9 of mdcred mid-step). Each scenario:
  *
@@ -23,7 +23,7 @@
  *      (4) at most --keep + 1 live role tokens after the rerun.
  *
  * Faults that must hit a later request of a kind (the read-back GET after
- * the pre-write read, the retire phase's token list after the first list)
+ * the pre-write read, the retire phase's store read after the read-back)
  * are armed by a "gate": a short delay fault on the request just before;
  * once the gate is taken (the request is sleeping on the server), the real
  * fault is added. kill -9 scenarios put a 2 s delay on the step and kill
@@ -108,11 +108,12 @@ static const scenario matrix[] = {
 	{"list", "drop", NOGATE, EMU, FAULT("GET", P_TOK, DROP(3)), NOF2, false, 0, 0},
 	{"list", "drop_after", NOGATE, EMU, FAULT("GET", P_TOK, DROPA(2)), NOF2, false, 0, 0},
 	{"list", "timeout", NOGATE, EMU, FAULT("GET", P_TOK, DELAY(2000, 2)), NOF2, false, 2300, 0},
-	/* list of the retire phase: gated on the k8s write */
-	{"retire list", "503", K8S, FAULT("PATCH", P_K8S, DELAY(300, 1)), EMU,
-	 FAULT("GET", P_TOK, S503(2)), NOF2, false, 0, 0},
-	{"retire list", "timeout", K8S, FAULT("PATCH", P_K8S, DELAY(300, 1)), EMU,
-	 FAULT("GET", P_TOK, DELAY(2000, 2)), NOF2, false, 2300, 0},
+	/* the retire phase's read of the stores (it reuses the first token
+	 * list): the vault GET after the k8s write, gated on that write */
+	{"retire store read", "503", K8S, FAULT("PATCH", P_K8S, DELAY(300, 1)), VLT,
+	 FAULT("GET", P_VAULT, S503(2)), NOF2, false, 0, 0},
+	{"retire store read", "timeout", K8S, FAULT("PATCH", P_K8S, DELAY(300, 1)), VLT,
+	 FAULT("GET", P_VAULT, DELAY(2000, 2)), NOF2, false, 2300, 0},
 	/* revoke: DELETE .../tokens/ID in the retire phase */
 	{"revoke", "503", NOGATE, EMU, FAULT("DELETE", P_REVOKE, S503(2)), NOF2, false, 0, 0},
 	{"revoke", "429 Retry-After 1", NOGATE, EMU, FAULT("DELETE", P_REVOKE, S429(1)), NOF2, false,
