@@ -13,6 +13,7 @@
 #include "api.h"
 #include "error.h"
 #include "http.h"
+#include "rotate.h"
 #include "secret.h"
 
 typedef struct {
@@ -28,6 +29,9 @@ extern tool_global tool_g;
 
 /* Reads the admin token and opens the API client. */
 int tool_client(md_http **out, md_error *err);
+/* The API client's options with the admin token (*tok, the caller frees it
+ * with md_secret_free) as bearer. */
+int tool_api_opts(md_http_opts *o, md_secret **tok, md_error *err);
 /* Opens a store URI with the tool's --timeout and --retries. */
 struct md_store;
 int tool_store_open(const char *uri, struct md_store **out, md_error *err);
@@ -59,7 +63,7 @@ typedef struct {
 enum { OPT_TYPE = 1000, OPT_TTL, OPT_NAME, OPT_FORMAT, OPT_OUTPUT, OPT_JSON, OPT_FROM, OPT_ENV,
        OPT_REVOKE, OPT_RW_SIZE, OPT_RW_COOLDOWN, OPT_RS_SIZE, OPT_FLOCK, OPT_RS_COOLDOWN,
        OPT_HELP, OPT_STORE, OPT_EVERY, OPT_GRACE, OPT_KEEP, OPT_STATE_DIR, OPT_ROLE,
-       OPT_FORCE, OPT_MIN_REMAINING, OPT_CACHE };
+       OPT_FORCE, OPT_MIN_REMAINING, OPT_CACHE, OPT_CONFIG, OPT_PARALLEL };
 #define TOOL_MINT_LONGOPTS                                              \
 	{"type", required_argument, NULL, OPT_TYPE},                    \
 	{"ttl", required_argument, NULL, OPT_TTL},                      \
@@ -79,6 +83,11 @@ int tool_cmd_token(int argc, char **argv, md_error *err);
 int tool_cmd_exec(int argc, char **argv, int *exit_code, md_error *err);
 int tool_cmd_push(int argc, char **argv, md_error *err);
 int tool_cmd_rotate(int argc, char **argv, md_error *err);
+/* rotate's output: one line, or one JSON object, for a role's outcome. */
+int tool_rotate_print(const char *role, const md_rot_result *res, bool json, const md_error *e,
+		      md_error *err);
+int tool_rotate_config(const char *path, const char *parallel, const char *state_dir, bool force,
+		       bool json, md_error *err);
 int tool_cmd_get(int argc, char **argv, md_error *err);
 int tool_cmd_help(int argc, char **argv, md_error *err);
 int tool_cmd_version(int argc, char **argv, md_error *err);

@@ -165,9 +165,10 @@ static const char help_rotate[] =
 "one 'store = URI' line per store and optionally token_type, ttl, every,\n"
 "grace, keep; those keys before the first section are defaults for every\n"
 "role. '#' or ';' starts a comment line. A mistake is reported as FILE:LINE\n"
-"with exit 2 before anything is contacted. On a terminal, progress goes to\n"
-"stderr. Exit 0 when no role failed; else the failed roles' code when they\n"
-"share it, else 1. See mdcred(1), ROTATE CONFIG FILE.\n";
+"with exit 2 before anything is contacted. stderr keeps to warnings and\n"
+"errors (-v for more); on a terminal it also shows progress. Exit 0 when\n"
+"no role failed; else the failed roles' code when they share it, else 1.\n"
+"See mdcred(1), ROTATE CONFIG FILE.\n";
 
 static const char help_get[] =
 "usage: mdcred get USERNAME [--min-remaining D] [--cache keyring|file:///path|none]\n"

@@ -1,6 +1,7 @@
 /* tool_rotate.c - `mdcred rotate USERNAME --store URI... [options]` (one role). */
 #include "tool.h"
 #include "json.h"
+#include "log.h"
 #include "rotate.h"
 #include "validate.h"
 
@@ -10,8 +11,8 @@
 
 #define ROTATE_MAX_STORES 32
 
-static int rotate_print(const char *role, const md_rot_result *r, bool json, const md_error *e,
-			md_error *err)
+int tool_rotate_print(const char *role, const md_rot_result *r, bool json, const md_error *e,
+		      md_error *err)
 {
 	_cleanup_secret_ md_secret *out = md_secret_new(512);
 	if (!out)
@@ -33,7 +34,7 @@ static int rotate_print(const char *role, const md_rot_result *r, bool json, con
 		md_jw_key(&w, "revoked");
 		md_jw_int(&w, r->revoked);
 		md_jw_key(&w, "error");
-		md_jw_str(&w, e->msg[0] ? e->msg : NULL);
+		md_jw_str(&w, e && e->code != MD_OK ? e->msg : NULL);
 		md_jw_obj_end(&w);
 		md_secret_append(out, "\n", 1);
 	} else {
@@ -56,12 +57,15 @@ int tool_cmd_rotate(int argc, char **argv, md_error *err)
 		{"role", required_argument, NULL, OPT_ROLE},
 		{"force", no_argument, NULL, OPT_FORCE},
 		{"json", no_argument, NULL, OPT_JSON},
+		{"config", required_argument, NULL, OPT_CONFIG},
+		{"parallel", required_argument, NULL, OPT_PARALLEL},
 		{"help", no_argument, NULL, OPT_HELP},
 		{NULL, 0, NULL, 0},
 	};
 	tool_mint_opts m = {0};
 	const char *uris[ROTATE_MAX_STORES], *every = NULL, *grace = "1h", *keep = "2";
-	const char *state_dir = NULL, *role = NULL;
+	const char *state_dir = NULL, *role = NULL, *config = NULL, *parallel = NULL;
+	bool one_role_opt = false;
 	size_t n = 0;
 	bool force = false, json = false;
 	int c, rc;
@@ -69,6 +73,8 @@ int tool_cmd_rotate(int argc, char **argv, md_error *err)
 	while ((c = tool_getopt(argc, argv, "", opts)) != -1) {
 		if (tool_mint_opt(c, optarg, &m))
 			continue;
+		one_role_opt |= c == OPT_STORE || c == OPT_EVERY || c == OPT_GRACE || c == OPT_KEEP ||
+				c == OPT_ROLE;
 		switch (c) {
 		case OPT_STORE:
 			if (n == ROTATE_MAX_STORES)
@@ -82,10 +88,21 @@ int tool_cmd_rotate(int argc, char **argv, md_error *err)
 		case OPT_ROLE: role = optarg; break;
 		case OPT_FORCE: force = true; break;
 		case OPT_JSON: json = true; break;
+		case OPT_CONFIG: config = optarg; break;
+		case OPT_PARALLEL: parallel = optarg; break;
 		case OPT_HELP: return tool_help_print("rotate");
 		default: return tool_bad_option(argv, "rotate", err);
 		}
 	}
+	if (config) {
+		if (optind < argc || one_role_opt || m.any)
+			return tool_usage(err, "rotate", "--config takes the roles from FILE: give no "
+					  "USERNAME, --store, --role, --type, --ttl, --name, --every, "
+					  "--grace or --keep with it");
+		return tool_rotate_config(config, parallel, state_dir, force, json, err);
+	}
+	if (parallel)
+		return tool_usage(err, "rotate", "--parallel goes with --config");
 	if ((rc = tool_want_args(argc - optind, 1, 1, "rotate", err)))
 		return rc;
 	if (n == 0)
@@ -101,8 +118,7 @@ int tool_cmd_rotate(int argc, char **argv, md_error *err)
 	    (rc = md_valid_int("--keep", keep, 1, 100, &k, err)))
 		return rc;
 	rq.keep = (int)k;
-	/* By default a token is replaced halfway through its life. */
-	rq.every = rq.ttl == MD_TTL_NONE ? MD_TTL_DEFAULT : rq.ttl / 2;
+	rq.every = md_rot_default_every(rq.ttl);
 	if (every && (rc = md_valid_duration("--every", every, false, &rq.every, err)))
 		return rc;
 	if (!state_dir && md_rot_default_state_dir(dir, sizeof dir) < 0)
@@ -116,9 +132,10 @@ int tool_cmd_rotate(int argc, char **argv, md_error *err)
 		rc = tool_client(&h, err);
 	if (!rc) {
 		md_rot_result res;
+		md_log_set_role(rq.role);
 		rc = md_rotate(h, &rq, stores, n, &res, err);
-		md_error none = {0};
-		int prc = rotate_print(rq.role, &res, json, rc ? err : &none, err);
+		md_log_set_role(NULL);
+		int prc = tool_rotate_print(rq.role, &res, json, rc ? err : NULL, err);
 		if (!rc)
 			rc = prc;
 	}

@@ -15,31 +15,39 @@
 
 #define ADMIN_TOKEN_MAX 16384
 
-int tool_client(md_http **out, md_error *err)
+int tool_api_opts(md_http_opts *o, md_secret **tok, md_error *err)
 {
-	_cleanup_secret_ md_secret *tok = NULL;
+	*tok = NULL;
 	if (tool_g.admin_token_file) {
-		int rc = md_secret_read_file(tool_g.admin_token_file, ADMIN_TOKEN_MAX, &tok, err);
+		int rc = md_secret_read_file(tool_g.admin_token_file, ADMIN_TOKEN_MAX, tok, err);
 		if (rc) {
 			md_err_prefix(err, "admin token");
 			return rc;
 		}
 	} else if (tool_g.admin_env_token) {
-		tok = tool_g.admin_env_token;
+		*tok = tool_g.admin_env_token;
 		tool_g.admin_env_token = NULL;
 	} else {
 		return md_err_set(err, MD_EUSAGE,
 				  "no admin token: set MOTHERDUCK_ADMIN_TOKEN, or give "
 				  "--admin-token-file FILE (or - for stdin)");
 	}
-	md_http_opts o = {
+	*o = (md_http_opts){
 		.base_url = tool_g.api_url,
 		.cacert = tool_g.cacert,
 		.timeout_secs = tool_g.timeout,
 		.retries = tool_g.retries,
-		.bearer = tok,
+		.bearer = *tok,
 	};
-	return md_http_new(&o, out, err);
+	return MD_OK;
+}
+
+int tool_client(md_http **out, md_error *err)
+{
+	_cleanup_secret_ md_secret *tok = NULL;
+	md_http_opts o;
+	int rc = tool_api_opts(&o, &tok, err);
+	return rc ? rc : md_http_new(&o, out, err);
 }
 
 int tool_store_open(const char *uri, md_store **out, md_error *err)

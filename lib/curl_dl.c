@@ -47,6 +47,16 @@ static void curl_dl_load_once(void)
 	SYM(url_set, "curl_url_set");
 	SYM(url_get, "curl_url_get");
 	SYM(url_cleanup, "curl_url_cleanup");
+	SYM(multi_init, "curl_multi_init");
+	SYM(multi_setopt, "curl_multi_setopt");
+	SYM(multi_add_handle, "curl_multi_add_handle");
+	SYM(multi_remove_handle, "curl_multi_remove_handle");
+	SYM(multi_perform, "curl_multi_perform");
+	SYM(multi_poll, "curl_multi_poll");
+	SYM(multi_wakeup, "curl_multi_wakeup");
+	SYM(multi_info_read, "curl_multi_info_read");
+	SYM(multi_cleanup, "curl_multi_cleanup");
+	SYM(multi_strerror, "curl_multi_strerror");
 	if (md_curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		snprintf(load_error, sizeof load_error, "curl_global_init failed");
 }

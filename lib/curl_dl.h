@@ -33,6 +33,16 @@ struct md_curl_fns {
 	CURLUcode (*url_set)(CURLU *, CURLUPart, const char *, unsigned int);
 	CURLUcode (*url_get)(const CURLU *, CURLUPart, char **, unsigned int);
 	void (*url_cleanup)(CURLU *);
+	CURLM *(*multi_init)(void);
+	CURLMcode (*multi_setopt)(CURLM *, CURLMoption, ...);
+	CURLMcode (*multi_add_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_perform)(CURLM *, int *);
+	CURLMcode (*multi_poll)(CURLM *, struct curl_waitfd *, unsigned int, int, int *);
+	CURLMcode (*multi_wakeup)(CURLM *);
+	CURLMsg *(*multi_info_read)(CURLM *, int *);
+	CURLMcode (*multi_cleanup)(CURLM *);
+	const char *(*multi_strerror)(CURLMcode);
 };
 
 extern struct md_curl_fns md_curl;
@@ -59,6 +69,17 @@ int md_curl_dl_load(md_error *err);
 #define curl_url_set (*md_curl.url_set)
 #define curl_url_get (*md_curl.url_get)
 #define curl_url_cleanup (*md_curl.url_cleanup)
+#undef curl_multi_setopt
+#define curl_multi_init (*md_curl.multi_init)
+#define curl_multi_setopt (*md_curl.multi_setopt)
+#define curl_multi_add_handle (*md_curl.multi_add_handle)
+#define curl_multi_remove_handle (*md_curl.multi_remove_handle)
+#define curl_multi_perform (*md_curl.multi_perform)
+#define curl_multi_poll (*md_curl.multi_poll)
+#define curl_multi_wakeup (*md_curl.multi_wakeup)
+#define curl_multi_info_read (*md_curl.multi_info_read)
+#define curl_multi_cleanup (*md_curl.multi_cleanup)
+#define curl_multi_strerror (*md_curl.multi_strerror)
 #endif
 
 #endif

@@ -1,6 +1,7 @@
 /* http.c - see http.h. */
 #include "http.h"
 #include "curl_dl.h"
+#include "http_multi.h"
 #include "log.h"
 #include "rand.h"
 #include "version.h"
@@ -22,6 +23,7 @@
 
 struct md_http {
 	CURL *curl;
+	md_http_multi *multi; /* NULL: curl_easy_perform */
 	char *base_url;
 	char *cacert;
 	long timeout_secs;
@@ -117,6 +119,7 @@ int md_http_new(const md_http_opts *o, md_http **out, md_error *err)
 	h->curl = curl_easy_init();
 	h->timeout_secs = o->timeout_secs > 0 ? o->timeout_secs : 30;
 	h->retries = o->retries >= 0 ? o->retries : 0;
+	h->multi = o->multi;
 	if (!h->base_url || !h->curl || (o->cacert && !h->cacert)) {
 		md_http_free(h);
 		return md_err_set(err, MD_EFAIL, "out of memory");
@@ -370,7 +373,8 @@ int md_http_request(md_http *h, const char *method, const char *path, const md_s
 		http_prepare(h, method, md_secret_str(url), body, mode, &rx);
 		struct timespec t0, t1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		CURLcode cc = curl_easy_perform(h->curl);
+		CURLcode cc = h->multi ? md_http_multi_perform(h->multi, h->curl)
+					: curl_easy_perform(h->curl);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 		if (rx.too_big)

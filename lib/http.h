@@ -1,6 +1,7 @@
 /* http.h - HTTP transport over libcurl.
  *
- * Owns: the one reused curl handle per client (connection reuse), the URL
+ * Owns: the one reused curl handle per client (connection reuse, or a
+ * shared multi handle's connection cache, see http_multi.h), the URL
  * policy (https with verification always on; http only to loopback hosts),
  * the bearer header kept in secret memory, response bodies received into
  * md_secret, Retry-After parsing, and the retry loop: exponential backoff with
@@ -17,6 +18,7 @@
 #include "secret.h"
 
 typedef struct md_http md_http;
+struct md_http_multi;
 
 typedef struct {
 	const char *base_url;   /* scheme://host[:port][/prefix] */
@@ -26,6 +28,9 @@ typedef struct {
 	const md_secret *bearer; /* may be NULL: no Authorization header */
 	const char *auth_header; /* header name for the bearer; NULL: Authorization: Bearer */
 	const char *extra_header; /* one more "Name: value" (never a secret), or NULL */
+	/* Transfers go over this shared multi handle (http_multi.h) instead of
+	 * a blocking perform of their own; NULL: blocking. */
+	struct md_http_multi *multi;
 } md_http_opts;
 
 /* How a request may be repeated. */

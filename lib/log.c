@@ -3,6 +3,7 @@
 #include "json.h"
 #include "secret.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,6 +17,45 @@ static md_log_format log_format = MD_LOG_TEXT;
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
 
+static _Thread_local const char *log_role;
+/* Serialises writes so the status line and log lines never interleave. */
+static pthread_mutex_t log_mx = PTHREAD_MUTEX_INITIALIZER;
+static char log_status_line[256];
+
+void md_log_set_role(const char *role) { log_role = role; }
+
+static void log_out(const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(STDERR_FILENO, p, n);
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* One whole line to stderr, above the status line if one is shown. */
+static void log_emit(const char *line, size_t n)
+{
+	pthread_mutex_lock(&log_mx);
+	if (log_status_line[0])
+		log_out("\r\033[K", 4);
+	log_out(line, n);
+	if (log_status_line[0])
+		log_out(log_status_line, strlen(log_status_line));
+	pthread_mutex_unlock(&log_mx);
+}
+
+void md_log_status(const char *line)
+{
+	pthread_mutex_lock(&log_mx);
+	log_out("\r\033[K", 4);
+	snprintf(log_status_line, sizeof log_status_line, "%s", line ? line : "");
+	log_out(log_status_line, strlen(log_status_line));
+	pthread_mutex_unlock(&log_mx);
+}
+
 void md_log_init(const char *prog, md_log_level threshold, md_log_format fmt)
 {
 	log_prog = prog;
@@ -26,6 +66,7 @@ void md_log_init(const char *prog, md_log_level threshold, md_log_format fmt)
 void md_log_set_level(md_log_level threshold) { log_threshold = threshold; }
 void md_log_set_format(md_log_format fmt) { log_format = fmt; }
 bool md_log_enabled(md_log_level level) { return level <= log_threshold; }
+md_log_format md_log_get_format(void) { return log_format; }
 
 int md_log_format_parse(const char *s)
 {
@@ -63,9 +104,22 @@ static void log_write_json(md_log_level level, const char *msg)
 	md_jw_str(&w, log_prog);
 	md_jw_key(&w, hc ? "@message" : "msg");
 	md_jw_str(&w, msg);
+	if (log_role) {
+		md_jw_key(&w, "role");
+		md_jw_str(&w, log_role);
+	}
 	md_jw_obj_end(&w);
 	if (md_jw_ok(&w) && md_secret_append(line, "\n", 1) == 0)
-		(void)!write(STDERR_FILENO, md_secret_str(line), md_secret_len(line));
+		log_emit(md_secret_str(line), md_secret_len(line));
+}
+
+void md_log_status_keep(void)
+{
+	pthread_mutex_lock(&log_mx);
+	if (log_status_line[0])
+		log_out("\n", 1);
+	log_status_line[0] = '\0';
+	pthread_mutex_unlock(&log_mx);
 }
 
 void md_log(md_log_level level, const char *fmt, ...)
@@ -82,9 +136,10 @@ void md_log(md_log_level level, const char *fmt, ...)
 		return;
 	}
 	char line[2200];
-	int n = snprintf(line, sizeof line, "%s: %s%s%s\n", log_prog,
+	int n = snprintf(line, sizeof line, "%s: %s%s%s%s%s\n", log_prog,
 			 level == MD_LOG_INFO ? "" : level_names[level],
-			 level == MD_LOG_INFO ? "" : ": ", msg);
+			 level == MD_LOG_INFO ? "" : ": ", log_role ? log_role : "",
+			 log_role ? ": " : "", msg);
 	if (n > 0)
-		(void)!write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+		log_emit(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }

@@ -37,6 +37,11 @@ int md_rot_valid_role(const char *role, md_error *err)
 				       "'_' or '-'", role);
 }
 
+long long md_rot_default_every(long long ttl)
+{
+	return ttl == MD_TTL_NONE ? MD_TTL_DEFAULT : ttl / 2;
+}
+
 int md_rot_default_state_dir(char *out, size_t sz)
 {
 	const char *x = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
@@ -138,15 +143,36 @@ static bool rot_fresh(const md_rot_req *rq, const md_token_meta *list, size_t nl
 	return false; /* revoked or expired: not in the list */
 }
 
+/* Is name one of role's tokens: exactly mdcred-<role>-<YYYYMMDDTHHMMSSZ>-<6 hex>?
+ * A bare prefix test would let role "a" claim (and revoke) the tokens of
+ * role "a-b" on the same account. */
+static bool rot_owns(const char *name, const char *role)
+{
+	static const char shape[] = "dddddddd" "T" "dddddd" "Z-" "xxxxxx";
+	size_t rl = strlen(role);
+	if (strncmp(name, "mdcred-", 7) != 0 || strncmp(name + 7, role, rl) != 0 ||
+	    name[7 + rl] != '-')
+		return false;
+	const char *p = name + 8 + rl;
+	for (size_t i = 0; i < sizeof shape - 1; i++, p++) {
+		bool ok = shape[i] == 'd'   ? isdigit((unsigned char)*p)
+			  : shape[i] == 'x' ? isxdigit((unsigned char)*p) && !isupper((unsigned char)*p)
+					    : *p == shape[i];
+		if (!ok)
+			return false;
+	}
+	return *p == '\0';
+}
+
 /* When token k stopped being the role's newest: the creation of the next
  * newer role token (or its own creation if none is newer). Grace counts
  * from there, so a consumer that read the old token keeps it for a whole
  * grace period after the rotation that replaced it. */
-static time_t superseded_at(const md_token_meta *list, size_t nl, size_t k, const char *prefix)
+static time_t superseded_at(const md_token_meta *list, size_t nl, size_t k, const char *role)
 {
 	time_t own = parse_ts(list[k].created_ts), next = (time_t)-1;
 	for (size_t i = 0; i < nl; i++) {
-		if (i == k || strncmp(list[i].name, prefix, strlen(prefix)) != 0)
+		if (i == k || !rot_owns(list[i].name, role))
 			continue;
 		time_t c = parse_ts(list[i].created_ts);
 		if (c != (time_t)-1 && own != (time_t)-1 && (c > own || (c == own && i > k)) &&
@@ -164,7 +190,7 @@ static int rot_retire(md_http *h, const md_rot_req *rq, md_store **stores, size_
 	char ids[ROT_MAX_STORES][80];
 	if (!held_ids(stores, n, ids)) {
 		/* A store we cannot read may hold any of the role's tokens. */
-		md_log_warn("%s: not retiring old tokens while a store cannot be read", rq->role);
+		md_log_warn("not retiring old tokens while a store cannot be read");
 		return -1;
 	}
 	md_token_meta *list = NULL;
@@ -174,16 +200,14 @@ static int rot_retire(md_http *h, const md_rot_req *rq, md_store **stores, size_
 		md_log_warn("retire: %s", e.msg);
 		return -1;
 	}
-	char prefix[96];
-	snprintf(prefix, sizeof prefix, "mdcred-%s-", rq->role);
 	int live = 0;
 	for (size_t k = 0; k < nl; k++)
-		live += strncmp(list[k].name, prefix, strlen(prefix)) == 0;
+		live += rot_owns(list[k].name, rq->role);
 	/* The list is in creation order on the API; walk oldest first. */
 	for (size_t k = 0; k < nl; k++) {
-		if (strncmp(list[k].name, prefix, strlen(prefix)) != 0 || id_held(list[k].id, ids, n))
+		if (!rot_owns(list[k].name, rq->role) || id_held(list[k].id, ids, n))
 			continue;
-		time_t superseded = superseded_at(list, nl, k, prefix);
+		time_t superseded = superseded_at(list, nl, k, rq->role);
 		bool past_grace = superseded != (time_t)-1 && time(NULL) - superseded >= rq->grace;
 		if (!past_grace && live <= rq->keep)
 			continue;
@@ -213,7 +237,8 @@ static int rot_run(md_http *h, const md_rot_req *rq, md_store **stores, size_t n
 	free(list);
 	if (fresh) {
 		res->action = MD_ROT_FRESH;
-		md_log_info("%s: token %s is fresh", rq->role, res->meta.id);
+		res->stores_ok = (int)n;
+		md_log_info("token %s is fresh", res->meta.id);
 		/* Tokens replaced earlier may have passed their grace since. */
 		rot_retire(h, rq, stores, n, res);
 		return MD_OK;
@@ -255,7 +280,7 @@ int md_rotate(md_http *h, const md_rot_req *rq, md_store **stores, size_t n, md_
 	int fd = rot_lock(rq, &busy, err);
 	if (fd < 0 && busy) {
 		res->action = MD_ROT_SKIPPED;
-		md_log_info("%s: another rotation holds the lock; skipped", rq->role);
+		md_log_info("another rotation holds the lock; skipped");
 		return MD_OK;
 	}
 	if (fd < 0)

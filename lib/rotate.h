@@ -8,7 +8,8 @@
  * role's tokens (found by name prefix in the API's list, the source of
  * truth, so a lost state dir orphans nothing) that no store holds and that
  * were superseded (a newer role token was made) at least `grace` ago,
- * keeping at most `keep` live. No store is ever
+ * keeping at most `keep` live. Log lines carry the role through
+ * md_log_set_role, which the caller sets. No store is ever
  * left pointing to a revoked token: retirement skips every id a store
  * still holds, and a replacement no store took is revoked at once. */
 #ifndef MD_ROTATE_H
@@ -40,11 +41,14 @@ typedef enum { MD_ROT_ROTATED, MD_ROT_FRESH, MD_ROT_SKIPPED, MD_ROT_FAILED } md_
 typedef struct {
 	md_rot_action action;
 	md_token_meta meta; /* the token the stores hold afterwards */
-	int stores_ok, stores_failed;
+	int stores_ok, stores_failed; /* stores holding meta's token afterwards, and not */
 	int revoked;        /* tokens retired by this run */
 } md_rot_result;
 
 int md_rot_valid_role(const char *role, md_error *err);
+/* By default a token is replaced halfway through its life (daily when it
+ * never expires). */
+long long md_rot_default_every(long long ttl);
 /* The default state dir: /var/lib/mdcred for root, else
  * $XDG_STATE_HOME/mdcred or ~/.local/state/mdcred. */
 int md_rot_default_state_dir(char *out, size_t sz);

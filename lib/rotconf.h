@@ -20,7 +20,7 @@
 
 typedef struct {
 	char role[65];
-	char username[65];
+	char username[256]; /* 3..255, as md_valid_username */
 	char token_type[16];  /* read_write or read_scaling */
 	long long ttl;        /* seconds or MD_TTL_NONE */
 	long long every;      /* seconds */

@@ -16,6 +16,17 @@ static const struct {
 
 static long store_timeout = 30;
 static int store_retries = 3;
+static struct md_http_multi *store_multi;
+
+void md_store_set_multi(struct md_http_multi *m)
+{
+	store_multi = m;
+}
+
+struct md_http_multi *md_store_multi(void)
+{
+	return store_multi;
+}
 
 void md_store_set_transport(long timeout_secs, int retries)
 {

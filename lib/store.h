@@ -36,6 +36,12 @@ typedef struct {
 void md_store_set_transport(long timeout_secs, int retries);
 long md_store_timeout(void);
 int md_store_retries(void);
+/* While set, stores send over this multi handle (http_multi.h); set it
+ * before, and clear it after, every thread using stores. NULL (the
+ * default): blocking transfers. */
+struct md_http_multi;
+void md_store_set_multi(struct md_http_multi *m);
+struct md_http_multi *md_store_multi(void);
 
 /* Parses and validates a URI; nothing is contacted. MD_EUSAGE on a bad URI. */
 int md_store_open(const char *uri, md_store **out, md_error *err);

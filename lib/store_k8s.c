@@ -207,6 +207,7 @@ static int k8s_connect(k8s_store *ks, md_error *err)
 		.timeout_secs = md_store_timeout(),
 		.retries = md_store_retries(),
 		.bearer = ks->sa_token,
+		.multi = md_store_multi(),
 	};
 	rc = md_http_new(&o, &ks->http, err);
 	if (rc)

@@ -201,6 +201,7 @@ static void http_opts(const vault_store *v, const md_secret *bearer, md_http_opt
 	o->bearer = bearer;
 	o->auth_header = "X-Vault-Token";
 	o->extra_header = v->ns_header[0] ? v->ns_header : NULL;
+	o->multi = md_store_multi();
 }
 
 /* The client with a valid client token (logging in on first use). */
