@@ -6,7 +6,7 @@
 # does), write it to DIR/USERNAME.token atomically (umask 077, temp file,
 # mv), then revoke the previous token by id
 # (DELETE /v1/users/{username}/tokens/{token_id}, ids kept in DIR/USERNAME.id).
-# An account without a previous id (the untimed first round) revokes nothing.
+# An account without a previous id (no DIR/USERNAME.id yet) revokes nothing.
 # The admin token stays in HEADER_FILE (curl -H @file), the new one goes from
 # jq's stdout into the file: no token in argv. Prints nothing; exits with the
 # number of accounts that failed (at most 255).

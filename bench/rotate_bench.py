@@ -6,7 +6,7 @@ fault; other connections are not held up), two ways doing the same work
 (mint, write a file, revoke the old token):
 
   - `mdcred rotate --config FILE --force` at each --parallel of
-    BENCH_ROT_PARALLEL (default "8 64"), BENCH_ROT_RUNS times each
+    BENCH_ROT_PARALLEL (default "8 16 64"), BENCH_ROT_RUNS times each
     (default 3), alternating; one role per account, one file store each,
     grace 0 and keep 1 so the old token is revoked in the same run;
   - bench/rot_loop.sh: the seed's curl | jq commands, one account after
@@ -17,13 +17,17 @@ Then each --parallel once more without the delay: mdcred's own cost.
 Setup is not timed: its own emulator (recording every token it issues in
 RUN_DIR/tokens.record, so tests/leakscan.sh covers this part too), the
 accounts (created concurrently), a first untimed rotation of every role and
-a first token per account for the loop, so each timed run does the full
-work. Each run's API requests are counted by the emulator (request_count)
-and its delayed requests by the fault rule's remaining count; every timed
-run is checked (every role rotated and its old token revoked, every account
-failing nothing), and at the end the API and the files must agree. Writes
-RUN_DIR/rotate.json for report.py. Never reads a token value except to
-pass the admin token to the emulator's own header file; prints none.
+a first token per account for the loop (minted concurrently and written as
+the loop writes them), so each timed run does the full work. Each run's API
+requests are counted by the emulator (request_count) and its delayed
+requests by the fault rule's remaining count; every timed run is checked
+(every role rotated and its old token revoked, no account failed in the
+loop), and at the end the API and the files must agree. Writes
+RUN_DIR/rotate.json for report.py.
+
+Token values go only to files under RUN_DIR/requested/ (the admin token's
+header file for curl, the stores, the loop's files); none is printed or put
+in argv.
 """
 import atexit
 import collections
@@ -39,7 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 b, run = sys.argv[1], os.path.abspath(sys.argv[2])
 ROLES = int(os.environ.get("BENCH_ROLES", "1000"))
 RUNS = int(os.environ.get("BENCH_ROT_RUNS", "3"))
-PARALLEL = [int(p) for p in os.environ.get("BENCH_ROT_PARALLEL", "8 64").split()]
+PARALLEL = [int(p) for p in os.environ.get("BENCH_ROT_PARALLEL", "8 16 64").split()]
 DELAY_MS = 20
 FAULT_COUNT = 1000000
 here = os.path.dirname(os.path.abspath(__file__))
@@ -91,13 +95,31 @@ with open(header_file) as f:
     auth = f.read().split(":", 1)[1].strip()
 
 
-def create(u):
-    r = urllib.request.Request(url + "/v1/users", method="POST",
-                               data=json.dumps({"username": u}).encode(),
+def api_post(path, body):
+    r = urllib.request.Request(url + path, method="POST", data=json.dumps(body).encode(),
                                headers={"Authorization": auth,
                                         "Content-Type": "application/json"})
     with urllib.request.urlopen(r, timeout=60) as f:
-        f.read()
+        return json.load(f)
+
+
+def create(u):
+    api_post("/v1/users", {"username": u})
+
+
+def write_0600(path, text):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def prime_loop(u):
+    """The loop's first round, as rot_loop.sh would write it (token file,
+    id file), minus the revocation: there is nothing to revoke yet."""
+    t = api_post(f"/v1/users/{u}/tokens",
+                 {"name": f"loop-{u}-0", "token_type": "read_write", "ttl": 86400})
+    write_0600(os.path.join(loop_dir, u + ".token"), t["token"] + "\n")
+    write_0600(os.path.join(loop_dir, u + ".id"), t["id"] + "\n")
 
 
 env = dict(os.environ, MOTHERDUCK_API_BASE_URL=url, MOTHERDUCK_ADMIN_TOKEN_FILE=admin_file)
@@ -170,15 +192,9 @@ rot = [md, "rotate", "--config", conf, "--state-dir", state_dir, "--json"]
 prime = timed("mdcred", rot + ["--parallel", "64"], "prime-mdcred", 64, False, check=check_mdcred)
 if prime["exit"] != 0 or prime["actions"].get("rotated") != ROLES:
     sys.exit(f"rotate bench: the first rotate --config did not rotate every role: {prime}")
-with open(os.path.join(run, "rot-users"), "w") as f:
-    f.write("\n".join(users) + "\n")
+with ThreadPoolExecutor(16) as ex:
+    list(ex.map(prime_loop, users))
 loop = ["sh", os.path.join(here, "rot_loop.sh"), url, header_file, loop_dir]
-with open(os.path.join(run, "rot-users")) as f:
-    # 8 loops of 50 accounts at a time: setup only.
-    r = timed("loop", ["xargs", "-P", "8", "-n", "50"] + loop + ["0"], "prime-loop", 8, False,
-              stdin=f)
-if r["exit"] != 0 or sum(1 for u in users if os.path.exists(os.path.join(loop_dir, u + ".id"))) != ROLES:
-    sys.exit("rotate bench: the loop's first round did not give every account a token")
 log(f"setup: {ROLES} accounts, a token each for mdcred and the loop, {time.monotonic() - t0:.1f} s")
 
 # --- timed runs ---
