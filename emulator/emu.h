@@ -9,7 +9,8 @@
  *   token.c    token values (JWT-shaped), ids, digests, --record-tokens
  *   api.c      /v1/ routes: auth, users, tokens, active_accounts
  *   ducks.c    /v1/users/{u}/instances and Duckling config validation
- *   faults.c   fault rules and the request log of the control plane
+ *   faults.c   fault rules, the request log and in-flight count of the
+ *              control plane
  *   control.c  /_emulator/ routes and the state read-out
  *
  * Every piece of shared state is guarded by one mutex (emu_lock()). The
@@ -191,6 +192,8 @@ size_t emu_faults_pending(void);
 const char *emu_action_name(enum emu_action a);
 void emu_reqlog_add(const char *method, const char *path, unsigned status,
 		    enum emu_action fault);
+void emu_reqlog_begin(void);
+void emu_reqlog_end(void);
 void emu_reqlog_write(md_jw *w);
 void emu_reqlog_clear(void);
 

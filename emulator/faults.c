@@ -2,9 +2,11 @@
  *
  * Owns: the ordered list of fault rules set through /_emulator/faults
  * (parsing, matching by method and path prefix, consuming their counts,
- * listing them) and the log of /v1/ requests that /_emulator/state shows
+ * listing them), the log of /v1/ requests that /_emulator/state shows
  * (method, path without query, status; the newest REQLOG_MAX entries are
- * kept, request_count counts all). Callers hold emu_lock().
+ * kept, request_count counts all) and the count of /v1/ requests in
+ * progress (max_in_flight: the most at once since the last reset).
+ * Callers hold emu_lock().
  */
 #include "emu.h"
 
@@ -45,6 +47,7 @@ static struct reqent rl_ring[REQLOG_MAX];
 static size_t rl_start;
 static size_t rl_len;
 static unsigned long long rl_total;
+static long rl_in_flight, rl_max_in_flight;
 
 const char *emu_action_name(enum emu_action a)
 {
@@ -298,6 +301,19 @@ void emu_reqlog_add(const char *method, const char *path, unsigned status,
 	rl_total++;
 }
 
+/* A /v1/ request starts (before its faults, so an injected delay counts)
+ * or has its answer. */
+void emu_reqlog_begin(void)
+{
+	if (++rl_in_flight > rl_max_in_flight)
+		rl_max_in_flight = rl_in_flight;
+}
+
+void emu_reqlog_end(void)
+{
+	rl_in_flight--;
+}
+
 void emu_reqlog_write(md_jw *w)
 {
 	md_jw_key(w, "requests");
@@ -320,6 +336,8 @@ void emu_reqlog_write(md_jw *w)
 	md_jw_arr_end(w);
 	md_jw_key(w, "request_count");
 	md_jw_int(w, (long long)rl_total);
+	md_jw_key(w, "max_in_flight");
+	md_jw_int(w, rl_max_in_flight);
 }
 
 void emu_reqlog_clear(void)
@@ -329,4 +347,6 @@ void emu_reqlog_clear(void)
 	memset(rl_ring, 0, sizeof rl_ring);
 	rl_start = rl_len = 0;
 	rl_total = 0;
+	/* Requests still running count from here on. */
+	rl_max_in_flight = rl_in_flight;
 }

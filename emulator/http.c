@@ -4,9 +4,11 @@
  * without holding up other clients), request body accumulation across calls
  * of the access handler, splitting and percent-decoding the path, applying
  * fault rules, dispatch to the /v1/ and /_emulator/ routers, the request log
- * hook, the -v log line, and every answer we send: JSON (error) bodies, the
- * plain-text "Not Found", empty 204s. Response bodies stay in their md_secret
- * until libmicrohttpd has sent them; then the free callback wipes them.
+ * and in-flight hooks (a /v1/ request is in flight from before its faults,
+ * an injected delay included, until its answer is made), the -v log line,
+ * and every answer we send: JSON (error) bodies, the plain-text "Not Found",
+ * empty 204s. Response bodies stay in their md_secret until libmicrohttpd
+ * has sent them; then the free callback wipes them.
  */
 #include "emu.h"
 #include "text.h"
@@ -431,6 +433,8 @@ static enum MHD_Result http_finish(struct MHD_Connection *conn, const char *url,
 
 	if (!control) {
 		emu_lock();
+		if (v1)
+			emu_reqlog_begin();
 		emu_fault_take(method, url, &hit);
 		emu_unlock();
 	}
@@ -445,9 +449,11 @@ static enum MHD_Result http_finish(struct MHD_Connection *conn, const char *url,
 	else if (hit.action != EMU_F_DROP)
 		dispatch(&c, control, v1);
 	char *lpath = path_for_log(url);
-	if (v1)
+	if (v1) {
 		emu_reqlog_add(method, lpath ? lpath : "?",
 			       hit.action == EMU_F_DROP ? 0 : c.rep.status, hit.action);
+		emu_reqlog_end();
+	}
 	emu_unlock();
 
 	log_line(&c, lpath, &hit);

@@ -58,12 +58,18 @@ int tool_store_open(const char *uri, md_store **out, md_error *err)
 
 int tool_stores_open(const char *const *uris, size_t n, struct md_store **stores, md_error *err)
 {
+	size_t a, b;
 	for (size_t i = 0; i < n; i++) {
 		int rc = tool_store_open(uris[i], &stores[i], err);
 		if (rc) {
 			tool_stores_free(stores, i);
 			return rc;
 		}
+	}
+	if (md_store_find_twins(stores, n, &a, &b)) {
+		tool_stores_free(stores, n);
+		return md_err_set(err, MD_EUSAGE, "--store '%.200s' writes the same place as --store "
+				  "'%.200s'", uris[b], uris[a]);
 	}
 	return MD_OK;
 }

@@ -286,6 +286,10 @@ static void http_prepare(md_http *h, const char *method, const char *url, const 
 		/* curl sends straight from the secret buffer: no copy is made. */
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, md_secret_str(body));
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)md_secret_len(body));
+	} else if (strcmp(method, "POST") == 0) {
+		/* An empty POST (Content-Length: 0), not the GET HTTPGET set. */
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
 	}
 	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);

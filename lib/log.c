@@ -47,11 +47,20 @@ static void log_emit(const char *line, size_t n)
 	pthread_mutex_unlock(&log_mx);
 }
 
+/* Like md_log's lines, the status passes redaction. */
+static void status_format(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	md_secret_format_line(log_status_line, sizeof log_status_line, fmt, ap);
+	va_end(ap);
+}
+
 void md_log_status(const char *line)
 {
 	pthread_mutex_lock(&log_mx);
 	log_out("\r\033[K", 4);
-	snprintf(log_status_line, sizeof log_status_line, "%s", line ? line : "");
+	status_format("%s", line ? line : "");
 	log_out(log_status_line, strlen(log_status_line));
 	pthread_mutex_unlock(&log_mx);
 }

@@ -41,6 +41,42 @@ static void batch_stores_free(struct batch *b, size_t nroles)
 	b->stores = NULL;
 }
 
+/* No two stores of the batch may write the same place: two roles would
+ * overwrite each other's token on every run. */
+static int batch_stores_distinct(struct batch *b, md_error *err)
+{
+	const md_rotconf *c = b->rq->conf;
+	size_t total = 0, at = 0, first, second;
+	for (size_t i = 0; i < c->n; i++)
+		total += c->roles[i].nstores;
+	md_store **flat = calloc(total ? total : 1, sizeof *flat);
+	size_t *role_of = calloc(total ? total : 1, sizeof *role_of);
+	int rc = MD_OK;
+	if (!flat || !role_of) {
+		rc = md_err_set(err, MD_EFAIL, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < c->n; i++)
+		for (size_t k = 0; k < c->roles[i].nstores; k++, at++) {
+			flat[at] = b->stores[i][k];
+			role_of[at] = i;
+		}
+	if (md_store_find_twins(flat, total, &first, &second)) {
+		const md_rotconf_role *r1 = &c->roles[role_of[first]], *r2 = &c->roles[role_of[second]];
+		size_t k2 = 0;
+		while (b->stores[role_of[second]][k2] != flat[second])
+			k2++;
+		rc = md_err_set(err, MD_EUSAGE, "%s:%d: store '%.200s' of [%s] writes the same place "
+				"as '%.200s' of [%s]", c->name, r2->store_line[k2],
+				md_store_describe(flat[second]), r2->role,
+				md_store_describe(flat[first]), r1->role);
+	}
+out:
+	free(flat);
+	free(role_of);
+	return rc;
+}
+
 /* Every store of every role, parsed before anything is contacted (and
  * environment credentials taken here, in one thread). */
 static int batch_stores_open(struct batch *b, md_error *err)
@@ -48,22 +84,22 @@ static int batch_stores_open(struct batch *b, md_error *err)
 	const md_rotconf *c = b->rq->conf;
 	if (!(b->stores = calloc(c->n, sizeof *b->stores)))
 		return md_err_set(err, MD_EFAIL, "out of memory");
-	for (size_t i = 0; i < c->n; i++) {
+	int rc = MD_OK;
+	for (size_t i = 0; i < c->n && rc == MD_OK; i++) {
 		const md_rotconf_role *r = &c->roles[i];
 		if (!(b->stores[i] = calloc(r->nstores, sizeof **b->stores))) {
-			batch_stores_free(b, c->n);
-			return md_err_set(err, MD_EFAIL, "out of memory");
+			rc = md_err_set(err, MD_EFAIL, "out of memory");
+			break;
 		}
-		for (size_t k = 0; k < r->nstores; k++) {
-			int rc = md_store_open(r->stores[k], &b->stores[i][k], err);
-			if (rc) {
-				md_err_prefix(err, "role %s", r->role);
-				batch_stores_free(b, c->n);
-				return rc;
-			}
-		}
+		for (size_t k = 0; k < r->nstores && rc == MD_OK; k++)
+			if ((rc = md_store_open(r->stores[k], &b->stores[i][k], err)))
+				md_err_prefix(err, "%s:%d: [%s]", c->name, r->store_line[k], r->role);
 	}
-	return MD_OK;
+	if (rc == MD_OK)
+		rc = batch_stores_distinct(b, err);
+	if (rc)
+		batch_stores_free(b, c->n);
+	return rc;
 }
 
 static void batch_count(struct batch *b, const md_rot_result *res, int rc)

@@ -1,5 +1,6 @@
 /* rotconf.c - see rotconf.h. */
 #include "rotconf.h"
+#include "log.h"
 #include "rotate.h"
 #include "validate.h"
 
@@ -234,6 +235,7 @@ static int rc_add_store(rc_parser *p, md_rotconf_role *r, const char *uri)
 	if (!dup)
 		return md_err_set(p->err, MD_EFAIL, "out of memory");
 	size_t ri = p->conf->n - 1, first;
+	r->store_line[r->nstores] = p->line;
 	r->stores[r->nstores++] = dup;
 	int seen = rc_set_add(&p->stores, p->conf, ri * MD_ROTCONF_MAX_STORES + r->nstores - 1,
 			      &first);
@@ -267,7 +269,12 @@ static int rc_apply(rc_parser *p, rc_opts *o, int k, const char *val)
 		snprintf(o->token_type, sizeof o->token_type, "%s", val);
 		return MD_OK;
 	case RC_TTL:
-		return md_valid_ttl(val, &o->ttl, p->err);
+		if ((rc = md_valid_ttl(val, &o->ttl, p->err)))
+			return rc;
+		if (o->ttl == MD_TTL_NONE)
+			md_log_warn("%s:%d: ttl = none: a token minted with it never expires; revoke "
+				    "it when it is no longer needed", p->name, p->line);
+		return MD_OK;
 	case RC_EVERY:
 		return md_valid_duration("every", val, false, &o->every, p->err);
 	case RC_GRACE:
@@ -346,6 +353,8 @@ int md_rotconf_parse(const char *name, const char *text, size_t len, md_rotconf 
 		rc = rc_close_section(&p);
 	if (!rc && conf->n == 0)
 		rc = md_err_set(err, MD_EUSAGE, "%s: no [role] sections", name);
+	if (!rc && !(conf->name = strdup(name)))
+		rc = md_err_set(err, MD_EFAIL, "out of memory");
 	free(p.roles.slot);
 	free(p.stores.slot);
 	if (rc)
@@ -416,5 +425,6 @@ void md_rotconf_free(md_rotconf *conf)
 		for (size_t k = 0; k < conf->roles[i].nstores; k++)
 			free(conf->roles[i].stores[k]);
 	free(conf->roles);
+	free(conf->name);
 	memset(conf, 0, sizeof *conf);
 }

@@ -29,11 +29,13 @@ typedef struct {
 	int line;             /* where the section starts, for messages */
 	size_t nstores;
 	char *stores[MD_ROTCONF_MAX_STORES]; /* URIs as written */
+	int store_line[MD_ROTCONF_MAX_STORES];
 } md_rotconf_role;
 
 typedef struct {
 	md_rotconf_role *roles;
 	size_t n;
+	char *name; /* the file, for "FILE:LINE:" messages */
 } md_rotconf;
 
 /* Reads and checks path. On error *conf is empty and err says FILE:LINE. */

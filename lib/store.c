@@ -71,6 +71,47 @@ int md_store_open(const char *uri, md_store **out, md_error *err)
 			  "k8s://NAMESPACE/SECRET", uri);
 }
 
+const char *md_store_identity(const md_store *st)
+{
+	return st->ident;
+}
+
+struct twin_key {
+	const char *ident;
+	size_t i;
+};
+
+static int twin_cmp(const void *a, const void *b)
+{
+	const struct twin_key *x = a, *y = b;
+	int c = strcmp(x->ident, y->ident);
+	return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+bool md_store_find_twins(md_store *const *stores, size_t n, size_t *first, size_t *second)
+{
+	struct twin_key *k = n > 1 ? calloc(n, sizeof *k) : NULL;
+	if (!k)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		k[i] = (struct twin_key){stores[i]->ident, i};
+	qsort(k, n, sizeof *k, twin_cmp);
+	bool found = false;
+	for (size_t j = 1; j < n; j++) {
+		/* Within a run of equal identities k[j-1] and k[j] are the
+		 * first two; report the pair whose second comes earliest. */
+		if (strcmp(k[j - 1].ident, k[j].ident) != 0 ||
+		    (j >= 2 && strcmp(k[j - 2].ident, k[j].ident) == 0) ||
+		    (found && k[j].i >= *second))
+			continue;
+		*first = k[j - 1].i;
+		*second = k[j].i;
+		found = true;
+	}
+	free(k);
+	return found;
+}
+
 void md_store_free(md_store *st)
 {
 	if (!st)

@@ -48,6 +48,14 @@ int md_store_open(const char *uri, md_store **out, md_error *err);
 void md_store_free(md_store *st);
 /* The URI for messages (never holds a secret). */
 const char *md_store_describe(const md_store *st);
+/* The place a store writes, whatever the URI's spelling or options: two
+ * stores with the same identity overwrite each other (the file's resolved
+ * path; Vault address, namespace, mount and path; Kubernetes server,
+ * namespace and Secret). */
+const char *md_store_identity(const md_store *st);
+/* Finds two of stores that name the same place (the one latest in order
+ * to have an earlier twin: *second, and that twin: *first); false if none. */
+bool md_store_find_twins(md_store *const *stores, size_t n, size_t *first, size_t *second);
 
 /* Writes t (its secret and meta) for username. Stores with versions write
  * only over the version they last read (cas / resourceVersion), so two

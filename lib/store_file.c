@@ -180,6 +180,47 @@ static void file_free(md_store *st)
 
 static const struct md_store_ops file_ops = {file_write, file_read, file_free};
 
+/* path with "//", "." and ".." taken out, as far as text can tell. */
+static void path_lexical(const char *path, char *out, size_t sz)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (const char *p = path; *p;) {
+		while (*p == '/')
+			p++;
+		size_t l = strcspn(p, "/");
+		if (l == 0)
+			break;
+		if (l == 2 && p[0] == '.' && p[1] == '.') {
+			while (n > 0 && out[n - 1] != '/')
+				n--;
+			n = n > 0 ? n - 1 : 0;
+		} else if (!(l == 1 && p[0] == '.') && n + l + 2 < sz) {
+			out[n++] = '/';
+			memcpy(out + n, p, l);
+			n += l;
+		}
+		out[n] = '\0';
+		p += l;
+	}
+	if (n == 0)
+		snprintf(out, sz, "/");
+}
+
+/* The file's identity: its directory resolved (symlinks too) when it
+ * exists, else the path as text says, and its name. */
+static void file_ident(const char *path, char *out, size_t sz)
+{
+	char lex[PATH_MAX], real[PATH_MAX];
+	path_lexical(path, lex, sizeof lex);
+	char *slash = strrchr(lex, '/');
+	*slash = '\0';
+	if (realpath(lex[0] ? lex : "/", real))
+		snprintf(out, sz, "file:%s/%s", strcmp(real, "/") ? real : "", slash + 1);
+	else
+		snprintf(out, sz, "file:%s/%s", lex, slash + 1);
+}
+
 int md_store_file_open(const char *rest, md_store *st, md_error *err)
 {
 	struct file_store *f = calloc(1, sizeof *f);
@@ -206,6 +247,7 @@ int md_store_file_open(const char *rest, md_store *st, md_error *err)
 		free(f);
 		return rc;
 	}
+	file_ident(f->path, st->ident, sizeof st->ident);
 	st->ops = &file_ops;
 	st->impl = f;
 	return MD_OK;

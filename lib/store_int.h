@@ -2,6 +2,8 @@
 #ifndef MD_STORE_INT_H
 #define MD_STORE_INT_H
 
+#include <limits.h>
+
 #include "store.h"
 
 struct md_store_ops {
@@ -13,6 +15,7 @@ struct md_store_ops {
 struct md_store {
 	const struct md_store_ops *ops;
 	char describe[512]; /* the URI as given: stores take no secret in it */
+	char ident[PATH_MAX + 64]; /* the place written, set by the module's open */
 	void *impl;
 };
 

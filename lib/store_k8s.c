@@ -548,6 +548,7 @@ out:
 		free(ks);
 		return rc;
 	}
+	snprintf(st->ident, sizeof st->ident, "k8s:%s|%s/%s", ks->url, ks->ns, ks->name);
 	st->ops = &k8s_ops;
 	st->impl = ks;
 	return MD_OK;

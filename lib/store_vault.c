@@ -537,6 +537,8 @@ int md_store_vault_open(const char *rest, md_store *st, md_error *err)
 	if ((rc = parse_mount_path(mp, v, err)) || (rc = set_addr(v, host, hl, o.scheme, err)) ||
 	    (rc = set_env(v, err)) || (rc = md_vault_auth_new(&v->auth, err)))
 		goto fail;
+	snprintf(st->ident, sizeof st->ident, "vault:%s|%s|%s/%s", v->addr, v->ns_header, v->mount,
+		 v->path);
 	st->ops = &vault_ops;
 	st->impl = v;
 	return MD_OK;

@@ -5,8 +5,11 @@
  * VAULT_SECRET_ID_FILE; mount VAULT_APPROLE_MOUNT, default "approle"),
  * Kubernetes auth (VAULT_K8S_ROLE + the pod's service-account JWT, path
  * VAULT_K8S_JWT_FILE, mount VAULT_K8S_MOUNT, default "kubernetes"); and the
- * login (POST /v1/auth/<mount>/login, sent once, on first use), whose
- * auth.client_token is kept for the store's life.
+ * login (POST /v1/auth/<mount>/login, sent on first use), whose
+ * auth.client_token is kept for the store's life and shared: every store
+ * at the same Vault address, namespace and auth mount reuses one login (a
+ * login makes a token and a lease in Vault; a thousand roles must not make
+ * a thousand), and a refused login is not tried again.
  *
  * Variables holding a credential are moved out of the environment (so a
  * command run by `exec` never inherits them) the first time any Vault store
@@ -15,6 +18,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +48,17 @@ struct md_vault_auth {
 	char jwt_file[1024];  /* Kubernetes: read at login (projected tokens rotate) */
 	char mount[128];      /* the auth method's mount */
 };
+
+/* Logins made so far, while any auth object lives. */
+struct login_entry {
+	char key[1400];        /* address, namespace header, method, mount, role */
+	md_secret *token;      /* NULL: refused */
+	md_error refused;
+	struct login_entry *next;
+};
+static pthread_mutex_t login_mx = PTHREAD_MUTEX_INITIALIZER;
+static struct login_entry *logins;
+static int auth_live;
 
 /* Credentials taken from the environment, once per process. */
 enum { ENV_TOKEN, ENV_ROLE_ID, ENV_SECRET_ID, ENV_N };
@@ -149,10 +164,24 @@ static int kubernetes(md_vault_auth *a, const char *role, md_error *err)
 	return MD_OK;
 }
 
+static void logins_forget(void)
+{
+	while (logins) {
+		struct login_entry *e = logins;
+		logins = e->next;
+		md_secret_free(e->token);
+		free(e);
+	}
+}
+
 void md_vault_auth_free(md_vault_auth *a)
 {
 	if (!a)
 		return;
+	pthread_mutex_lock(&login_mx);
+	if (--auth_live == 0)
+		logins_forget();
+	pthread_mutex_unlock(&login_mx);
 	md_secret_free(a->token);
 	md_secret_free(a->role_id);
 	md_secret_free(a->secret_id);
@@ -165,6 +194,9 @@ int md_vault_auth_new(md_vault_auth **out, md_error *err)
 	md_vault_auth *a = calloc(1, sizeof *a);
 	if (!a)
 		return md_err_set(err, MD_EFAIL, "out of memory");
+	pthread_mutex_lock(&login_mx);
+	auth_live++;
+	pthread_mutex_unlock(&login_mx);
 	int rc = env_secret(ENV_TOKEN, &a->token, err);
 	const char *k8s_role = env_or("VAULT_K8S_ROLE", NULL);
 	if (rc)
@@ -300,12 +332,66 @@ static int login(md_vault_auth *a, const md_http_opts *o, md_error *err)
 	return MD_OK;
 }
 
+static struct login_entry *login_find(const char *key)
+{
+	for (struct login_entry *e = logins; e; e = e->next)
+		if (strcmp(e->key, key) == 0)
+			return e;
+	return NULL;
+}
+
+static md_secret *secret_copy(const md_secret *s)
+{
+	md_secret *c = md_secret_new(md_secret_len(s));
+	if (c && md_secret_set(c, md_secret_str(s), md_secret_len(s)) < 0)
+		md_secret_freep(&c);
+	if (c)
+		md_secret_watch(c);
+	return c;
+}
+
+/* Logs in, or takes the login another store at the same place made.
+ * Called with login_mx held: concurrent stores wait for the one login. */
+static int login_shared(md_vault_auth *a, const md_http_opts *o, md_error *err)
+{
+	char key[sizeof ((struct login_entry *)0)->key];
+	int n = snprintf(key, sizeof key, "%s|%s|%d|%s|%s", o->base_url,
+			 o->extra_header ? o->extra_header : "", (int)a->kind, a->mount, a->role);
+	struct login_entry *e = n > 0 && (size_t)n < sizeof key ? login_find(key) : NULL;
+	if (e && !e->token) {
+		if (err)
+			*err = e->refused;
+		return e->refused.code;
+	}
+	if (e)
+		return (a->token = secret_copy(e->token)) ? MD_OK
+							  : md_err_set(err, MD_EFAIL, "out of memory");
+	md_error mine = {0};
+	int rc = login(a, o, &mine);
+	if (err)
+		*err = mine;
+	if ((rc != MD_OK && rc != MD_EAUTH) || n <= 0 || (size_t)n >= sizeof key ||
+	    !(e = calloc(1, sizeof *e)))
+		return rc;
+	memcpy(e->key, key, (size_t)n + 1);
+	e->refused = mine;
+	if (rc == MD_OK && !(e->token = secret_copy(a->token))) {
+		free(e);
+		return rc;
+	}
+	e->next = logins;
+	logins = e;
+	return rc;
+}
+
 int md_vault_auth_token(md_vault_auth *a, const md_http_opts *o, const md_secret **tok,
 			md_error *err)
 {
 	*tok = NULL;
 	if (!a->token) {
-		int rc = login(a, o, err);
+		pthread_mutex_lock(&login_mx);
+		int rc = login_shared(a, o, err);
+		pthread_mutex_unlock(&login_mx);
 		if (rc)
 			return rc;
 	}

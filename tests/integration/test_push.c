@@ -127,6 +127,13 @@ START_TEST(bad_store_uris_send_nothing)
 	h_run(&r, 0, NULL, NULL, "push", "svc_any_user", NULL);
 	ck_assert_exit(r, 2);
 	h_result_free(&r);
+	/* One file under two spellings: the second write would replace the
+	 * first, and its read-back would fail. */
+	h_run(&r, 0, NULL, NULL, "push", "svc_any_user", "--store", "file:///tmp/mdcred-twin.env",
+	      "--store", "file:///tmp/./mdcred-twin.env?format=env", NULL);
+	ck_assert_exit(r, 2);
+	ck_assert(h_contains(r.err, "writes the same place"));
+	h_result_free(&r);
 	ck_assert_int_eq(h_request_count(), 0);
 }
 END_TEST

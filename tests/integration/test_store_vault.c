@@ -372,6 +372,32 @@ START_TEST(push_approle_secret_id_file)
 }
 END_TEST
 
+/* Stores at one Vault share one login (each login is a token and a lease
+ * in Vault); a refused login is not tried again for the next store. */
+START_TEST(approle_login_shared_across_stores)
+{
+	h_make_account(USER);
+	const char *env[] = {env_addr, env_home_none, "VAULT_ROLE_ID=" ROLE_ID, env_sid_file, NULL};
+	h_result r;
+	push(&r, env, 0, "--store", "vault:///kv/shared/one", "--store", "vault:///kv/shared/two",
+	     "--store", "vault:///secret/shared/three", NULL);
+	h_result_free(&r);
+	ck_assert_int_eq(fv_count("POST", "/v1/auth/approle/login", NULL, -1), 1);
+	ck_assert_int_eq(fv_version("root", "kv", "shared/one"), 1);
+	ck_assert_int_eq(fv_version("root", "kv", "shared/two"), 1);
+	ck_assert_int_eq(fv_version("root", "secret", "shared/three"), 1);
+
+	const char *bad[] = {env_addr, env_home_none, "VAULT_ROLE_ID=" ROLE_ID,
+			     "VAULT_SECRET_ID=sid-wrong-wrong-wrong", NULL};
+	push(&r, bad, 7, "--store", "vault:///kv/shared/four", "--store", "vault:///kv/shared/five",
+	     NULL);
+	ck_assert(h_contains(r.err, "invalid secret id"));
+	h_result_free(&r);
+	ck_assert_int_eq(fv_count("POST", "/v1/auth/approle/login", NULL, -1), 2);
+	ck_assert_int_eq(h_live_tokens(USER), 1);
+}
+END_TEST
+
 START_TEST(push_kubernetes_auth)
 {
 	h_make_account(USER);
@@ -598,6 +624,7 @@ Suite *suite_store_vault(void)
 	tcase_add_test(tc, push_vault_token_create_then_update);
 	tcase_add_test(tc, push_home_vault_token_and_vault_addr);
 	tcase_add_test(tc, push_approle_secret_id_file);
+	tcase_add_test(tc, approle_login_shared_across_stores);
 	tcase_add_test(tc, push_kubernetes_auth);
 	tcase_add_test(tc, push_namespace);
 	tcase_add_test(tc, cas_conflict_another_writer);

@@ -7,6 +7,7 @@
 #include <check.h>
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 #define FAKE "test-secret-value-123456"
 #define PROG "mdtest"
+#define ERASE "\r\033[K" /* what goes before a line written under a status line */
 
 static FILE *cap_file;
 static int cap_saved = -1;
@@ -423,6 +425,154 @@ START_TEST(long_line_does_not_leak_secret_prefix)
 }
 END_TEST
 
+/* ---- role tag and status line ---- */
+
+/* Leaves no role, status line or capture behind for the next test (they
+ * share one process under CK_FORK=no). */
+static void role_status_teardown(void)
+{
+	if (cap_saved >= 0)
+		cap_end();
+	md_log_set_role(NULL);
+	cap_begin();
+	md_log_status(NULL);
+	cap_end();
+}
+
+START_TEST(role_tags_text_and_json)
+{
+	md_log_init(PROG, MD_LOG_DEBUG, MD_LOG_TEXT);
+	md_log_set_role("r1");
+	cap_begin();
+	md_log_warn("msg");
+	md_log_info("note");
+	ck_assert_str_eq(cap_end(), PROG ": warning: r1: msg\n" PROG ": r1: note\n");
+
+	md_log_set_format(MD_LOG_JSON);
+	cap_begin();
+	md_log_warn("msg");
+	const char *out = cap_end();
+	char v[64];
+	json_field(out, strlen(out), "role", v, sizeof v);
+	ck_assert_str_eq(v, "r1");
+	json_field(out, strlen(out), "msg", v, sizeof v);
+	ck_assert_str_eq(v, "msg");
+
+	md_log_set_role(NULL);
+	cap_begin();
+	md_log_warn("msg");
+	out = cap_end();
+	ck_assert_msg(strstr(out, "\"role\"") == NULL, "role left in JSON after clearing: %s", out);
+	md_log_set_format(MD_LOG_TEXT);
+	cap_begin();
+	md_log_warn("msg");
+	ck_assert_str_eq(cap_end(), PROG ": warning: msg\n");
+}
+END_TEST
+
+/* Logs one line from a thread of its own, under role (NULL: none set). */
+static void *role_thread_main(void *arg)
+{
+	const char *role = arg;
+	if (role)
+		md_log_set_role(role);
+	md_log_warn("from %s", role ? role : "a bare thread");
+	return NULL;
+}
+
+static void log_from_thread(const char *role)
+{
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, role_thread_main, (void *)role), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+}
+
+START_TEST(role_is_per_thread)
+{
+	md_log_init(PROG, MD_LOG_DEBUG, MD_LOG_TEXT);
+	md_log_set_role("main-role");
+	cap_begin();
+	log_from_thread(NULL);
+	log_from_thread("t2");
+	md_log_warn("from main");
+	ck_assert_str_eq(cap_end(), PROG ": warning: from a bare thread\n"
+				    PROG ": warning: t2: from t2\n"
+				    PROG ": warning: main-role: from main\n");
+}
+END_TEST
+
+START_TEST(status_line_redrawn_and_erased)
+{
+	md_log_init(PROG, MD_LOG_DEBUG, MD_LOG_TEXT);
+	cap_begin();
+	md_log_status("S");
+	md_log_warn("msg");
+	md_log_status("S2");
+	md_log_error("err");
+	md_log_status(NULL);
+	md_log_warn("after");
+	ck_assert_str_eq(cap_end(), ERASE "S"
+				    ERASE PROG ": warning: msg\n" "S"
+				    ERASE "S2"
+				    ERASE PROG ": error: err\n" "S2"
+				    ERASE
+				    PROG ": warning: after\n");
+}
+END_TEST
+
+START_TEST(status_keep_ends_the_line)
+{
+	md_log_init(PROG, MD_LOG_DEBUG, MD_LOG_TEXT);
+	cap_begin();
+	md_log_status("done 3/3");
+	md_log_status_keep();
+	md_log_warn("later");
+	md_log_status_keep(); /* nothing shown: writes nothing */
+	ck_assert_str_eq(cap_end(), ERASE "done 3/3\n" PROG ": warning: later\n");
+}
+END_TEST
+
+#define TEAR_THREADS 8
+#define TEAR_LINES 40 /* all of it fits cap_buf */
+
+static void *tear_thread_main(void *arg)
+{
+	md_log_set_role(arg);
+	for (int i = 0; i < TEAR_LINES; i++)
+		md_log_warn("line %d", i);
+	return NULL;
+}
+
+/* Lines from many threads under a status line: every line arrives whole,
+ * between an erase and a redraw of the status, each thread's in order. */
+START_TEST(status_never_torn_by_threads)
+{
+	static const char *const roles[TEAR_THREADS] = {"a", "b", "c", "d", "e", "f", "g", "h"};
+	md_log_init(PROG, MD_LOG_DEBUG, MD_LOG_TEXT);
+	cap_begin();
+	md_log_status("S");
+	pthread_t t[TEAR_THREADS];
+	for (int i = 0; i < TEAR_THREADS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, tear_thread_main, (void *)roles[i]), 0);
+	for (int i = 0; i < TEAR_THREADS; i++)
+		pthread_join(t[i], NULL);
+	const char *p = cap_end();
+	ck_assert_msg(strncmp(p, ERASE "S", 5) == 0, "status not drawn first");
+	p += 5;
+	int next[TEAR_THREADS] = {0};
+	for (int k = 0; k < TEAR_THREADS * TEAR_LINES; k++) {
+		char role = p[strlen(ERASE PROG ": warning: ")];
+		ck_assert_msg(role >= 'a' && role < 'a' + TEAR_THREADS, "line %d torn: %.40s", k, p);
+		char want[64];
+		int n = snprintf(want, sizeof want, ERASE PROG ": warning: %c: line %d\nS", role,
+				 next[role - 'a']++);
+		ck_assert_msg(strncmp(p, want, (size_t)n) == 0, "line %d torn: %.40s", k, p);
+		p += n;
+	}
+	ck_assert_str_eq(p, "");
+}
+END_TEST
+
 static Suite *log_suite(void)
 {
 	Suite *s = suite_create("log");
@@ -461,6 +611,15 @@ static Suite *log_suite(void)
 	tcase_add_test(tc, redacts_secret_next_to_newline);
 	tcase_add_test(tc, suppressed_line_writes_nothing_even_with_secret);
 	tcase_add_test(tc, long_line_does_not_leak_secret_prefix);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("role_status");
+	tcase_add_checked_fixture(tc, NULL, role_status_teardown);
+	tcase_add_test(tc, role_tags_text_and_json);
+	tcase_add_test(tc, role_is_per_thread);
+	tcase_add_test(tc, status_line_redrawn_and_erased);
+	tcase_add_test(tc, status_keep_ends_the_line);
+	tcase_add_test(tc, status_never_torn_by_threads);
 	suite_add_tcase(s, tc);
 	return s;
 }
