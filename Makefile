@@ -115,11 +115,34 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(B)/vault-host
 	@sh bench/bench.sh $(B)
 
+# Scheduling files (packaging/README.md): the systemd template unit and
+# timer where systemd looks for a package's units ($(PREFIX)/lib/systemd/system:
+# /usr/lib/... or /usr/local/lib/...), the unit's wrapper under libexec, and
+# the cron and Kubernetes examples (with that README) under the doc dir.
+# The unit and wrapper get the installed paths of the wrapper and of mdcred.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+LIBEXECDIR ?= $(PREFIX)/libexec
+DOCDIR ?= $(PREFIX)/share/doc/mdcred
+EXAMPLES := $(DESTDIR)$(DOCDIR)/examples
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(LIBEXECDIR)/mdcred \
+		$(EXAMPLES)/systemd $(EXAMPLES)/cron $(EXAMPLES)/kubernetes $(B)/packaging
 	install -m 0755 $(B)/mdcred $(B)/mdcred-emulator $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 $(PLUGIN_BIN) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 doc/mdcred.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	sed 's|/usr/libexec/mdcred/|$(LIBEXECDIR)/mdcred/|' packaging/systemd/mdcred-rotate@.service \
+		>$(B)/packaging/mdcred-rotate@.service
+	sed 's|"$${MDCRED:-mdcred}"|"$${MDCRED:-$(PREFIX)/bin/mdcred}"|' packaging/systemd/mdcred-rotate-unit \
+		>$(B)/packaging/mdcred-rotate-unit
+	install -m 0644 $(B)/packaging/mdcred-rotate@.service packaging/systemd/mdcred-rotate@.timer \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/
+	install -m 0755 $(B)/packaging/mdcred-rotate-unit $(DESTDIR)$(LIBEXECDIR)/mdcred/
+	install -m 0644 packaging/README.md $(EXAMPLES)/
+	install -m 0644 packaging/systemd/ROLE.env.example $(EXAMPLES)/systemd/
+	install -m 0644 packaging/cron/mdcred-rotate.cron $(EXAMPLES)/cron/
+	install -m 0644 packaging/kubernetes/*.yaml $(EXAMPLES)/kubernetes/
 
 # Fuzz targets (libFuzzer, clang): the gRPC framing and the plugin's
 # message decoders through the engine. `make check` runs each briefly.

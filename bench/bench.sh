@@ -1,7 +1,10 @@
 #!/bin/sh
 # bench.sh BUILD_DIR - `make bench`: mdcred against the seed's own ways of
 # minting (curl | jq, Python requests) and a bare curl POST, and exec
-# injection against plain env, side by side; writes bench/RESULTS.md.
+# injection against plain env, side by side; rotating BENCH_ROLES (default
+# 1000) roles with `rotate --config` against a shell loop of the seed's curl
+# commands, with 20 ms of latency per request (bench/rotate_bench.py, its own
+# emulator); writes bench/RESULTS.md.
 # No token appears in a command line: the admin token is read from a 0600
 # header file and the env comparison uses a dummy value of the same length.
 set -eu
@@ -54,5 +57,6 @@ $py bench/peak_rss.py 9 "mdcred token create::$c_md" "curl POST (bare)::$c_bare"
 	"mdcred exec --from file:// -- /bin/true::$c_exec" >"$run/rss.json"
 $py bench/plugin_bench.py "$b/vault-host" "$b/vault-plugin-secrets-motherduck" \
 	"$b/go-reference-plugin" "$run/plugin.json"
+$py bench/rotate_bench.py "$b" "$run"
 $py bench/report.py "$run"
 sh tests/leakscan.sh "$run"
