@@ -172,6 +172,62 @@ pid_t h_emulator_spawn(const char *const *args, const char *log, char *url, size
 	return h_spawn_server(argv, log, url, urlsz);
 }
 
+void h_fakes_start(h_fakes *f, const char *tag)
+{
+	char dir[1200], root[1300], key[1300], name[256], tok[160];
+	memset(f, 0, sizeof *f);
+	snprintf(name, sizeof name, "%s-fakes", tag);
+	snprintf(dir, sizeof dir, "%s", h_path(true, name));
+	mkdir(dir, 0700);
+	snprintf(root, sizeof root, "%s/vault.root", dir);
+	snprintf(f->k8s_sa, sizeof f->k8s_sa, "%s/k8s-sa.token", dir);
+	snprintf(key, sizeof key, "%s/k8s-key.pem", dir);
+	snprintf(name, sizeof name, "%s-k8s-cert.pem", tag);
+	snprintf(f->k8s_cert, sizeof f->k8s_cert, "%s", h_path(false, name));
+	char vprefix[64], kprefix[64];
+	snprintf(vprefix, sizeof vprefix, "hvs.%s", tag);
+	snprintf(kprefix, sizeof kprefix, "k8s-%s-", tag);
+	if (h_make_credential(root, vprefix, tok, sizeof tok) != 0 ||
+	    h_make_credential(f->k8s_sa, kprefix, NULL, 0) != 0 ||
+	    h_make_cert(f->k8s_cert, key) != 0) {
+		fprintf(stderr, "harness: could not make the fakes' credentials (%s)\n", tag);
+		exit(1);
+	}
+	snprintf(f->env_vault_token, sizeof f->env_vault_token, "VAULT_TOKEN=%s", tok);
+	explicit_bzero(tok, sizeof tok);
+	const char *vargv[] = {"python3", env_or("FAKE_VAULT", "tests/fakes/fake_vault.py"),
+			       "--root-token-file", root, "--kv-mount", "secret",
+			       "--record-tokens", h_record_file(), NULL};
+	const char *kargv[] = {"python3", env_or("FAKE_K8S", "tests/fakes/fake_k8s.py"),
+			       "--tls-cert", f->k8s_cert, "--tls-key", key, "--token-file",
+			       f->k8s_sa, "--namespace", "team-a", NULL};
+	char vlog[128], klog[128];
+	snprintf(vlog, sizeof vlog, "%s-vault.log", tag);
+	snprintf(klog, sizeof klog, "%s-k8s.log", tag);
+	f->vault_pid = h_spawn_server(vargv, vlog, f->vault_url, sizeof f->vault_url);
+	f->k8s_pid = h_spawn_server(kargv, klog, f->k8s_url, sizeof f->k8s_url);
+	if (f->vault_pid < 0 || f->k8s_pid < 0) {
+		fprintf(stderr, "harness: a fake did not start (see %s-*.log)\n", tag);
+		exit(1);
+	}
+	snprintf(f->vault_host, sizeof f->vault_host, "%s", f->vault_url + strlen("http://"));
+	snprintf(name, sizeof name, "%s-no-home", tag);
+	snprintf(f->env_home, sizeof f->env_home, "HOME=%s", h_path(false, name));
+	snprintf(f->env_k8s_url, sizeof f->env_k8s_url, "MDCRED_K8S_API_URL=%s", f->k8s_url);
+	snprintf(f->env_k8s_tok, sizeof f->env_k8s_tok, "MDCRED_K8S_TOKEN_FILE=%s", f->k8s_sa);
+	snprintf(f->env_k8s_ca, sizeof f->env_k8s_ca, "MDCRED_K8S_CA_FILE=%s", f->k8s_cert);
+	const char *env[] = {f->env_vault_token, f->env_home, f->env_k8s_url, f->env_k8s_tok,
+			     f->env_k8s_ca, NULL};
+	memcpy(f->env, env, sizeof env);
+}
+
+void h_fakes_stop(h_fakes *f)
+{
+	h_stop_server(&f->vault_pid);
+	h_stop_server(&f->k8s_pid);
+	explicit_bzero(f->env_vault_token, sizeof f->env_vault_token);
+}
+
 void h_emulator_stop(void)
 {
 	h_stop_server(&emu_pid);
@@ -254,30 +310,62 @@ int h_request_count(void)
 	return (int)n;
 }
 
-int h_live_tokens(const char *username)
+void h_user_tokens(const char *username, h_tokens *out)
 {
+	memset(out, 0, sizeof *out);
 	md_json d;
 	_cleanup_secret_ md_secret *b = NULL;
 	h_state(&d, &b);
-	int users = md_json_get(&d, 0, "users"), live = -1;
+	int users = md_json_get(&d, 0, "users");
 	for (int i = 0; i < md_json_count(&d, users); i++) {
 		int u = md_json_at(&d, users, i);
 		char name[256];
 		md_json_str(&d, md_json_get(&d, u, "username"), name, sizeof name);
 		if (strcmp(name, username) != 0)
 			continue;
+		out->found = true;
 		int toks = md_json_get(&d, u, "tokens");
-		live = 0;
+		ck_assert_msg(md_json_count(&d, toks) <= H_MAX_TOKENS,
+			      "%s has more than %d tokens: raise H_MAX_TOKENS", username,
+			      H_MAX_TOKENS);
 		for (int k = 0; k < md_json_count(&d, toks); k++) {
 			int t = md_json_at(&d, toks, k);
-			bool revoked = false, expired = false;
-			md_json_bool(&d, md_json_get(&d, t, "revoked"), &revoked);
-			md_json_bool(&d, md_json_get(&d, t, "expired"), &expired);
-			live += !revoked && !expired;
+			h_token *o = &out->t[out->n++];
+			md_json_str(&d, md_json_get(&d, t, "id"), o->id, sizeof o->id);
+			md_json_str(&d, md_json_get(&d, t, "name"), o->name, sizeof o->name);
+			md_json_str(&d, md_json_get(&d, t, "token_type"), o->type, sizeof o->type);
+			md_json_bool(&d, md_json_get(&d, t, "revoked"), &o->revoked);
+			md_json_bool(&d, md_json_get(&d, t, "expired"), &o->expired);
+			o->live = !o->revoked && !o->expired;
+			out->live += o->live;
+			out->revoked += o->revoked;
 		}
 	}
 	md_json_free(&d);
-	return live;
+}
+
+const h_token *h_find_token(const h_tokens *ts, const char *id)
+{
+	for (int i = 0; i < ts->n; i++)
+		if (strcmp(ts->t[i].id, id) == 0)
+			return &ts->t[i];
+	return NULL;
+}
+
+h_token h_token_of(const char *username, const char *id)
+{
+	h_tokens ts;
+	h_user_tokens(username, &ts);
+	const h_token *t = h_find_token(&ts, id);
+	h_token none = {0};
+	return t ? *t : none;
+}
+
+int h_live_tokens(const char *username)
+{
+	h_tokens ts;
+	h_user_tokens(username, &ts);
+	return ts.found ? ts.live : -1;
 }
 
 bool h_is_issued_token(const char *value, size_t len)

@@ -3,9 +3,11 @@
  * Owns: starting one mdcred-emulator per test process (admin and member
  * token files and the record of every issued token under the run dir's
  * requested/ folder), resetting it before each test, running build/mdcred
- * with captured stdout/stderr, and the emulator's control plane. Files that
- * may legitimately hold a token (the outputs a test asked for) live under
- * requested/; everything else under the run dir is searched by the leak scan.
+ * with captured stdout/stderr, the emulator's control plane and its view of
+ * a user's tokens, and the Vault and Kubernetes fakes started together.
+ * Files that may legitimately hold a token (the outputs a test asked for)
+ * live under requested/; everything else under the run dir is searched by
+ * the leak scan.
  */
 #ifndef HARNESS_H
 #define HARNESS_H
@@ -49,6 +51,33 @@ int h_make_credential(const char *path, const char *prefix, char *out, size_t ou
 /* A self-signed certificate for localhost and 127.0.0.1 (openssl CLI). 0 or -1. */
 int h_make_cert(const char *cert, const char *key);
 
+/* The Vault fake (tests/fakes/fake_vault.py, or $FAKE_VAULT: KV v2 mount
+ * "secret", plain HTTP, its tokens recorded) and the Kubernetes fake
+ * (tests/fakes/fake_k8s.py, or $FAKE_K8S: TLS, namespace team-a) started
+ * together, each with a fresh credential, for a test process. */
+typedef struct {
+	pid_t vault_pid, k8s_pid;
+	char vault_url[128]; /* http://127.0.0.1:PORT */
+	char vault_host[64]; /* 127.0.0.1:PORT, for vault:// URIs */
+	char k8s_url[256];
+	char k8s_cert[1200]; /* the fake's certificate: the CA file for clients */
+	char k8s_sa[1200];   /* the service-account token file, under requested/ */
+	/* mdcred's environment for both fakes: VAULT_TOKEN (the root token),
+	 * HOME (a directory that does not exist), MDCRED_K8S_API_URL,
+	 * MDCRED_K8S_TOKEN_FILE, MDCRED_K8S_CA_FILE; env lists them,
+	 * NULL-terminated, for h_run. */
+	char env_vault_token[200], env_home[1300], env_k8s_url[1400], env_k8s_tok[1400],
+		env_k8s_ca[1400];
+	const char *env[6];
+} h_fakes;
+/* Starts both fakes into f (meant for an unchecked fixture: exits the
+ * process if they do not start). tag names their files: credentials and the
+ * key under requested/TAG-fakes/, TAG-k8s-cert.pem, TAG-vault.log,
+ * TAG-k8s.log, TAG-no-home. */
+void h_fakes_start(h_fakes *f, const char *tag);
+/* Stops both and wipes the root token from f's environment. */
+void h_fakes_stop(h_fakes *f);
+
 /* One HTTP call to a test server: the answer into out (may hold a token: it
  * stays in secret memory), the status returned (0: no answer). */
 typedef struct {
@@ -86,7 +115,29 @@ void h_fault(const char *json);
 void h_state(md_json *doc, md_secret **buf);
 /* Number of /v1/ requests the emulator has seen since the last reset. */
 int h_request_count(void);
-/* Live token count for username (from the state read-out). */
+/* One token of a user as the state read-out shows it: metadata only (the
+ * state holds no token value). */
+typedef struct {
+	char id[80], name[256], type[32];
+	bool revoked, expired;
+	bool live; /* neither revoked nor expired */
+} h_token;
+#define H_MAX_TOKENS 128
+typedef struct {
+	bool found;        /* the emulator has the user */
+	int n;             /* tokens in t, in the state's order */
+	int live, revoked; /* how many of them are */
+	h_token t[H_MAX_TOKENS];
+} h_tokens;
+/* The user's tokens from the state read-out (fails the test past
+ * H_MAX_TOKENS). */
+void h_user_tokens(const char *username, h_tokens *out);
+/* The token of ts with this id, or NULL. */
+const h_token *h_find_token(const h_tokens *ts, const char *id);
+/* The user's token with this id; all zero (id "", live false) if there is
+ * none. */
+h_token h_token_of(const char *username, const char *id);
+/* Live token count for username (-1: no such user). */
 int h_live_tokens(const char *username);
 /* True if value is one of the tokens the emulator ever issued. */
 bool h_is_issued_token(const char *value, size_t len);

@@ -62,46 +62,16 @@ static int wait_requests(const char *method, const char *path, int want)
 	return n;
 }
 
-struct tok_info {
-	int live, revoked, total;
-	char live_name[256], live_id[64];
-	char revoked_name[256];
-};
-
-static void user_tokens(struct tok_info *ti)
+/* The last of ts's tokens that is live (live) or revoked (!live); an empty
+ * one when there is none. */
+static const h_token *last_of(const h_tokens *ts, bool live)
 {
-	memset(ti, 0, sizeof *ti);
-	md_json d;
-	_cleanup_secret_ md_secret *b = NULL;
-	h_state(&d, &b);
-	int users = md_json_get(&d, 0, "users");
-	for (int i = 0; i < md_json_count(&d, users); i++) {
-		int u = md_json_at(&d, users, i);
-		char name[256];
-		md_json_str(&d, md_json_get(&d, u, "username"), name, sizeof name);
-		if (strcmp(name, USER) != 0)
-			continue;
-		int toks = md_json_get(&d, u, "tokens");
-		for (int k = 0; k < md_json_count(&d, toks); k++) {
-			int t = md_json_at(&d, toks, k);
-			bool revoked = false, expired = false;
-			md_json_bool(&d, md_json_get(&d, t, "revoked"), &revoked);
-			md_json_bool(&d, md_json_get(&d, t, "expired"), &expired);
-			ti->total++;
-			if (revoked) {
-				ti->revoked++;
-				md_json_str(&d, md_json_get(&d, t, "name"), ti->revoked_name,
-					    sizeof ti->revoked_name);
-			} else if (!expired) {
-				ti->live++;
-				md_json_str(&d, md_json_get(&d, t, "name"), ti->live_name,
-					    sizeof ti->live_name);
-				md_json_str(&d, md_json_get(&d, t, "id"), ti->live_id,
-					    sizeof ti->live_id);
-			}
-		}
-	}
-	md_json_free(&d);
+	static const h_token none;
+	const h_token *p = &none;
+	for (int i = 0; i < ts->n; i++)
+		if (live ? ts->t[i].live : ts->t[i].revoked)
+			p = &ts->t[i];
+	return p;
 }
 
 /* Checks a `token create --format json` stdout: one issued token; returns
@@ -283,11 +253,11 @@ START_TEST(post_429_retried_once)
 	parse_created(&r, name, sizeof name, id, sizeof id);
 	h_result_free(&r);
 	ck_assert_int_eq(count_requests("POST", TOKENS_PATH), 2);
-	struct tok_info ti;
-	user_tokens(&ti);
-	ck_assert_int_eq(ti.total, 1);
-	ck_assert_int_eq(ti.live, 1);
-	ck_assert_str_eq(ti.live_id, id);
+	h_tokens ts;
+	h_user_tokens(USER, &ts);
+	ck_assert_int_eq(ts.n, 1);
+	ck_assert_int_eq(ts.live, 1);
+	ck_assert_str_eq(last_of(&ts, true)->id, id);
 }
 END_TEST
 
@@ -327,11 +297,11 @@ START_TEST(mint_500_treated_as_maybe_minted)
 	/* One look for the lost name, one final sweep after the new mint. */
 	ck_assert_int_eq(count_requests("GET", TOKENS_PATH), 2);
 	ck_assert_int_eq(count_requests("POST", TOKENS_PATH), 2);
-	struct tok_info ti;
-	user_tokens(&ti);
-	ck_assert_int_eq(ti.live, 1);
-	ck_assert_int_eq(ti.total, 1);
-	ck_assert_str_eq(ti.live_id, id);
+	h_tokens ts;
+	h_user_tokens(USER, &ts);
+	ck_assert_int_eq(ts.live, 1);
+	ck_assert_int_eq(ts.n, 1);
+	ck_assert_str_eq(last_of(&ts, true)->id, id);
 }
 END_TEST
 
@@ -350,17 +320,18 @@ START_TEST(lost_mint_answer_recovered)
 	parse_created(&r, name, sizeof name, id, sizeof id);
 	h_result_free(&r);
 
-	struct tok_info ti;
-	user_tokens(&ti);
-	ck_assert_int_eq(ti.live, 1);       /* the orphan was revoked */
-	ck_assert_int_eq(ti.revoked, 1);
-	ck_assert_int_eq(ti.total, 2);
-	ck_assert_str_eq(ti.live_id, id);
-	ck_assert_str_eq(ti.live_name, name);
-	ck_assert_msg(strcmp(ti.revoked_name, ti.live_name) != 0,
-		      "the new token reuses the orphan's name '%s'", ti.revoked_name);
-	ck_assert_msg(strncmp(ti.revoked_name, "mdcred-", 7) == 0, "orphan name '%s'",
-		      ti.revoked_name);
+	h_tokens ts;
+	h_user_tokens(USER, &ts);
+	ck_assert_int_eq(ts.live, 1);       /* the orphan was revoked */
+	ck_assert_int_eq(ts.revoked, 1);
+	ck_assert_int_eq(ts.n, 2);
+	const h_token *live = last_of(&ts, true), *orphan = last_of(&ts, false);
+	ck_assert_str_eq(live->id, id);
+	ck_assert_str_eq(live->name, name);
+	ck_assert_msg(strcmp(orphan->name, live->name) != 0,
+		      "the new token reuses the orphan's name '%s'", orphan->name);
+	ck_assert_msg(strncmp(orphan->name, "mdcred-", 7) == 0, "orphan name '%s'",
+		      orphan->name);
 	ck_assert_int_eq(count_requests("POST", TOKENS_PATH), 2);
 	ck_assert_int_eq(count_requests_x("DELETE", TOKENS_PATH "/", true), 1);
 }
@@ -383,13 +354,13 @@ START_TEST(lost_mint_answer_with_given_name)
 	h_result_free(&r);
 	ck_assert_str_eq(name, "job-token");
 
-	struct tok_info ti;
-	user_tokens(&ti);
-	ck_assert_int_eq(ti.live, 1);
-	ck_assert_int_eq(ti.revoked, 1);
-	ck_assert_str_eq(ti.live_id, id);
-	ck_assert_str_eq(ti.live_name, "job-token");
-	ck_assert_str_eq(ti.revoked_name, "job-token");
+	h_tokens ts;
+	h_user_tokens(USER, &ts);
+	ck_assert_int_eq(ts.live, 1);
+	ck_assert_int_eq(ts.revoked, 1);
+	ck_assert_str_eq(last_of(&ts, true)->id, id);
+	ck_assert_str_eq(last_of(&ts, true)->name, "job-token");
+	ck_assert_str_eq(last_of(&ts, false)->name, "job-token");
 }
 END_TEST
 
@@ -406,10 +377,10 @@ START_TEST(lost_mint_answer_in_exec)
 	ck_assert_exit(r, 0);
 	ck_assert_msg(h_contains(r.err, "revoking it"), "stderr: %s", md_secret_str(r.err));
 	h_result_free(&r);
-	struct tok_info ti;
-	user_tokens(&ti);
-	ck_assert_int_eq(ti.live, 0);
-	ck_assert_int_eq(ti.revoked, 2);
+	h_tokens ts;
+	h_user_tokens(USER, &ts);
+	ck_assert_int_eq(ts.live, 0);
+	ck_assert_int_eq(ts.revoked, 2);
 }
 END_TEST
 
@@ -460,11 +431,11 @@ START_TEST(lost_mint_answer_list_unavailable)
 	h_result r;
 	h_run(&r, H_SECRET_STDOUT, NULL, NULL, "--retries", "1", "token", "create", USER, NULL);
 	ck_assert_exit(r, 6);
-	struct tok_info ti;
-	user_tokens(&ti);
-	ck_assert_int_eq(ti.live, 1);
+	h_tokens ts;
+	h_user_tokens(USER, &ts);
+	ck_assert_int_eq(ts.live, 1);
 	char want[400];
-	snprintf(want, sizeof want, "look for a token named '%s'", ti.live_name);
+	snprintf(want, sizeof want, "look for a token named '%s'", last_of(&ts, true)->name);
 	ck_assert_msg(h_contains(r.err, want), "stderr: %s", md_secret_str(r.err));
 	ck_assert_msg(h_contains(r.err, "mdcred token list " USER), "stderr: %s",
 		      md_secret_str(r.err));
@@ -485,14 +456,14 @@ START_TEST(lost_mint_answer_twice)
 	h_result r;
 	h_run(&r, H_SECRET_STDOUT, NULL, NULL, "token", "create", USER, "--format", "json", NULL);
 	int posts = count_requests("POST", TOKENS_PATH);
-	struct tok_info ti;
-	user_tokens(&ti);
-	ck_assert_msg(posts == 3 && r.status == 0 && ti.live == 1 && ti.revoked == 2,
+	h_tokens ts;
+	h_user_tokens(USER, &ts);
+	ck_assert_msg(posts == 3 && r.status == 0 && ts.live == 1 && ts.revoked == 2,
 		      "exit %d, %d POSTs, %d live (expected exit 0, 3 POSTs, 1 live, 2 revoked); "
-		      "stderr: %s", r.status, posts, ti.live, md_secret_str(r.err));
+		      "stderr: %s", r.status, posts, ts.live, md_secret_str(r.err));
 	char name[256], id[64];
 	parse_created(&r, name, sizeof name, id, sizeof id);
-	ck_assert_str_eq(ti.live_id, id);
+	ck_assert_str_eq(last_of(&ts, true)->id, id);
 	h_result_free(&r);
 }
 END_TEST

@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -43,7 +42,7 @@
 static char cfg[1300];   /* the config file (no secret in it) */
 static char state[1300]; /* --state-dir */
 static char sdir[1300];  /* the stores' directory, under requested/ */
-static char vault_host[64]; /* 127.0.0.1:PORT of the fake Vault, when started */
+static h_fakes fakes;    /* the Vault and Kubernetes fakes, when started */
 
 /* Names this test's config, state dir and store dir after it. */
 static void ws(const char *name)
@@ -66,7 +65,7 @@ static void write_cfg(const char *text)
 	ck_assert_ptr_nonnull(f);
 	for (const char *p = text; *p; p++) {
 		if (p[0] == '@' && (p[1] == 'D' || p[1] == 'V'))
-			fputs(*++p == 'D' ? sdir : vault_host, f);
+			fputs(*++p == 'D' ? sdir : fakes.vault_host, f);
 		else
 			fputc(*p, f);
 	}
@@ -227,45 +226,6 @@ static void expect_error_on_stderr(const h_result *r, const line_t *l)
 
 /* ---- what the emulator knows -------------------------------------------- */
 
-typedef struct {
-	bool found, live;
-	char name[160], type[32];
-} emu_tok;
-
-/* The element of array arr whose member key is the string want, or -1. */
-static int find_by(const md_json *d, int arr, const char *key, const char *want)
-{
-	for (int i = 0; i < md_json_count(d, arr); i++) {
-		int e = md_json_at(d, arr, i);
-		char v[256];
-		if (md_json_str(d, md_json_get(d, e, key), v, sizeof v) >= 0 && strcmp(v, want) == 0)
-			return e;
-	}
-	return -1;
-}
-
-/* Token id of user as the emulator's state shows it. */
-static emu_tok emu_lookup(const char *user, const char *id)
-{
-	emu_tok t = {0};
-	md_json d;
-	_cleanup_secret_ md_secret *b = NULL;
-	h_state(&d, &b);
-	int u = find_by(&d, md_json_get(&d, 0, "users"), "username", user);
-	int tk = find_by(&d, md_json_get(&d, u, "tokens"), "id", id);
-	if (tk >= 0) {
-		bool revoked = true, expired = true;
-		md_json_bool(&d, md_json_get(&d, tk, "revoked"), &revoked);
-		md_json_bool(&d, md_json_get(&d, tk, "expired"), &expired);
-		t.found = true;
-		t.live = !revoked && !expired;
-		md_json_str(&d, md_json_get(&d, tk, "name"), t.name, sizeof t.name);
-		md_json_str(&d, md_json_get(&d, tk, "token_type"), t.type, sizeof t.type);
-	}
-	md_json_free(&d);
-	return t;
-}
-
 /* A number at the top of /_emulator/state. */
 static long long state_int(const char *key)
 {
@@ -317,9 +277,8 @@ static void assert_holds(const char *what, const char *user, const char *held, c
 	if (want)
 		ck_assert_msg(strcmp(held, want) == 0, "%s holds %s, the output said %s", what, held,
 			      want);
-	emu_tok t = emu_lookup(user, held);
-	ck_assert_msg(t.found && t.live, "%s holds %s, which is not a live token of %s", what, held,
-		      user);
+	ck_assert_msg(h_token_of(user, held).live, "%s holds %s, which is not a live token of %s",
+		      what, held, user);
 }
 
 static void assert_file_holds(const char *name, const char *user, const char *want)
@@ -394,7 +353,7 @@ static void basic_check(const lines_t *ls, const char *action, char ids[][80])
 		const line_t *l = expect(ls, basic[i].role, action);
 		for (int s = 0; s < basic[i].nstores; s++)
 			assert_file_holds(basic[i].stores[s], basic[i].user, l->id);
-		emu_tok t = emu_lookup(basic[i].user, l->id);
+		h_token t = h_token_of(basic[i].user, l->id);
 		ck_assert_str_eq(t.type, basic[i].type);
 		char prefix[96];
 		snprintf(prefix, sizeof prefix, "mdcred-%s-", basic[i].role);
@@ -443,7 +402,7 @@ START_TEST(three_roles)
 	for (int i = 0; i < NBASIC; i++) {
 		ck_assert_str_ne(first[i], forced[i]);
 		/* grace 0 retired the replaced token; beta's grace 1h kept it. */
-		ck_assert_int_eq(emu_lookup(basic[i].user, first[i]).live,
+		ck_assert_int_eq(h_token_of(basic[i].user, first[i]).live,
 				 basic[i].revoked_on_force == 0);
 		ck_assert_int_eq(h_live_tokens(basic[i].user), 2 - basic[i].revoked_on_force);
 	}
@@ -823,7 +782,7 @@ START_TEST(shared_account_role_prefix)
 		snprintf(what, sizeof what, "run %zu: a-b's store", i);
 		file_id(spath("a-b.json"), id, sizeof id);
 		assert_holds(what, "svc_shared", id, ab->id);
-		ck_assert_msg(strncmp(emu_lookup("svc_shared", ab->id).name, "mdcred-a-b-", 11) == 0,
+		ck_assert_msg(strncmp(h_token_of("svc_shared", ab->id).name, "mdcred-a-b-", 11) == 0,
 			      "a-b's token is not named mdcred-a-b-...");
 	}
 	ck_assert_int_eq(h_live_tokens("svc_shared"), 2);
@@ -959,62 +918,19 @@ END_TEST
 
 /* ---- file, Vault and Kubernetes stores in one role ---------------------------- */
 
-static pid_t vault_pid, k8s_pid;
-static char vault_url[128], k8s_url[256], k8s_cert[1200];
-static char env_vault[200], env_home[1300], env_k8s_url[1400], env_k8s_tok[1400],
-	env_k8s_ca[1400];
-
 /* Unchecked fixture: both fakes once per test process, their credentials
  * under requested/ and in the run's token record. */
-static void fakes_start(void)
-{
-	char tok[160], sa[1200], key[1200], root[1200];
-	mkdir(h_path(true, "rotcfg-fakes"), 0700);
-	snprintf(root, sizeof root, "%s", h_path(true, "rotcfg-fakes/vault.root"));
-	snprintf(sa, sizeof sa, "%s", h_path(true, "rotcfg-fakes/k8s-sa.token"));
-	snprintf(key, sizeof key, "%s", h_path(true, "rotcfg-fakes/k8s-key.pem"));
-	snprintf(k8s_cert, sizeof k8s_cert, "%s", h_path(false, "rotcfg-k8s-cert.pem"));
-	if (h_make_credential(root, "hvs.rotcfg", tok, sizeof tok) != 0 ||
-	    h_make_credential(sa, "k8s-rotcfg-", NULL, 0) != 0 || h_make_cert(k8s_cert, key) != 0) {
-		fprintf(stderr, "test_rotate_config: could not make the fakes' credentials\n");
-		exit(1);
-	}
-	snprintf(env_vault, sizeof env_vault, "VAULT_TOKEN=%s", tok);
-	explicit_bzero(tok, sizeof tok);
-	const char *fv = getenv("FAKE_VAULT"), *fk = getenv("FAKE_K8S");
-	const char *vargv[] = {"python3", fv && *fv ? fv : "tests/fakes/fake_vault.py",
-			       "--root-token-file", root, "--kv-mount", "secret",
-			       "--record-tokens", h_record_file(), NULL};
-	const char *kargv[] = {"python3", fk && *fk ? fk : "tests/fakes/fake_k8s.py",
-			       "--tls-cert", k8s_cert, "--tls-key", key, "--token-file", sa,
-			       "--namespace", "team-a", NULL};
-	vault_pid = h_spawn_server(vargv, "rotcfg-vault.log", vault_url, sizeof vault_url);
-	k8s_pid = h_spawn_server(kargv, "rotcfg-k8s.log", k8s_url, sizeof k8s_url);
-	if (vault_pid < 0 || k8s_pid < 0) {
-		fprintf(stderr, "test_rotate_config: a fake did not start (see rotcfg-*.log)\n");
-		exit(1);
-	}
-	snprintf(vault_host, sizeof vault_host, "%s", vault_url + strlen("http://"));
-	snprintf(env_home, sizeof env_home, "HOME=%s", h_path(false, "rotcfg-no-home"));
-	snprintf(env_k8s_url, sizeof env_k8s_url, "MDCRED_K8S_API_URL=%s", k8s_url);
-	snprintf(env_k8s_tok, sizeof env_k8s_tok, "MDCRED_K8S_TOKEN_FILE=%s", sa);
-	snprintf(env_k8s_ca, sizeof env_k8s_ca, "MDCRED_K8S_CA_FILE=%s", k8s_cert);
-}
-
-static void fakes_stop(void)
-{
-	h_stop_server(&vault_pid);
-	h_stop_server(&k8s_pid);
-	explicit_bzero(env_vault, sizeof env_vault);
-}
+static void fakes_start(void) { h_fakes_start(&fakes, "rotcfg"); }
+static void fakes_stop(void) { h_fakes_stop(&fakes); }
 
 /* The id the Vault secret secret/PATH records beside its token. */
 static void vault_id(const char *path, char *id, size_t sz)
 {
 	id[0] = '\0';
 	_cleanup_secret_ md_secret *auth = md_secret_new(256), *b = md_secret_new(4096);
-	md_secret_appendf(auth, "X-Vault-Token: %s", env_vault + strlen("VAULT_TOKEN="));
-	h_http_target t = {vault_url, NULL, NULL, auth};
+	md_secret_appendf(auth, "X-Vault-Token: %s",
+			  fakes.env_vault_token + strlen("VAULT_TOKEN="));
+	h_http_target t = {fakes.vault_url, NULL, NULL, auth};
 	char p[256];
 	snprintf(p, sizeof p, "/v1/secret/data/%s", path);
 	ck_assert_int_eq(h_http(&t, "GET", p, NULL, b), 200);
@@ -1026,13 +942,25 @@ static void vault_id(const char *path, char *id, size_t sz)
 	md_json_free(&d);
 }
 
+/* The element of array arr whose member key is the string want, or -1. */
+static int find_by(const md_json *d, int arr, const char *key, const char *want)
+{
+	for (int i = 0; i < md_json_count(d, arr); i++) {
+		int e = md_json_at(d, arr, i);
+		char v[256];
+		if (md_json_str(d, md_json_get(d, e, key), v, sizeof v) >= 0 && strcmp(v, want) == 0)
+			return e;
+	}
+	return -1;
+}
+
 /* The token id the Secret NAME (namespace team-a, the fake's only one) is
  * annotated with (the fake's state: metadata only, no auth). */
 static void k8s_id(const char *name, char *id, size_t sz)
 {
 	id[0] = '\0';
 	_cleanup_secret_ md_secret *b = md_secret_new(1 << 16);
-	h_http_target t = {k8s_url, k8s_cert, NULL, NULL};
+	h_http_target t = {fakes.k8s_url, fakes.k8s_cert, NULL, NULL};
 	ck_assert_int_eq(h_http(&t, "GET", "/_fake/state", NULL, b), 200);
 	md_json d;
 	ck_assert_int_eq(md_json_parse(&d, md_secret_str(b), md_secret_len(b), NULL), 0);
@@ -1064,7 +992,7 @@ START_TEST(mixed_stores)
 		  "[plain]\nusername = svc_plain\nstore = file://@D/plain.env?format=env\n");
 	h_make_account("svc_mixed");
 	h_make_account("svc_plain");
-	const char *env[] = {env_vault, env_home, env_k8s_url, env_k8s_tok, env_k8s_ca, NULL};
+	const char *const *env = fakes.env;
 	lines_t ls;
 	run_json(&ls, env, 0, NULL, NULL, NULL);
 	mixed_check(&ls, "rotated");

@@ -41,7 +41,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -187,68 +186,18 @@ static const scenario matrix[] = {
 
 /* ---- the fakes --------------------------------------------------------- */
 
-static pid_t vault_pid, k8s_pid;
-static char vault_url[128], vault_host[64], k8s_url[256];
-static char k8s_cert[1200], k8s_key[1200], k8s_sa[1200], vault_root_file[1200];
-static char env_vault_token[200], env_home[1300], env_k8s_url[1400], env_k8s_tok[1400],
-	env_k8s_ca[1400], env_admin[1400];
-
-/* A random credential (prefix + hex) into path (under requested/) and the
- * run's token record; its value goes to out. */
-static void new_credential(const char *path, const char *prefix, char *out, size_t outsz)
-{
-	if (h_make_credential(path, prefix, out, outsz) != 0)
-		abort();
-}
+static h_fakes fakes;
+static char env_admin[1400];
 
 /* Unchecked fixture: both fakes, once per test process. */
 static void fakes_start(void)
 {
-	char tok[160];
-	mkdir(h_path(true, "rotfault"), 0700);
-	snprintf(vault_root_file, sizeof vault_root_file, "%s", h_path(true, "rotfault/vault.root"));
-	new_credential(vault_root_file, "hvs.rotfault", tok, sizeof tok);
-	snprintf(env_vault_token, sizeof env_vault_token, "VAULT_TOKEN=%s", tok);
-	explicit_bzero(tok, sizeof tok);
-	snprintf(k8s_sa, sizeof k8s_sa, "%s", h_path(true, "rotfault/k8s-sa.token"));
-	new_credential(k8s_sa, "k8s-rotfault-", tok, sizeof tok);
-	explicit_bzero(tok, sizeof tok);
-	snprintf(k8s_cert, sizeof k8s_cert, "%s", h_path(false, "rotfault-k8s-cert.pem"));
-	snprintf(k8s_key, sizeof k8s_key, "%s", h_path(true, "rotfault/k8s-key.pem"));
-	if (h_make_cert(k8s_cert, k8s_key) != 0) {
-		fprintf(stderr, "test_rotate_faults: openssl could not make a certificate\n");
-		exit(1);
-	}
-
-	const char *fv = getenv("FAKE_VAULT");
-	const char *vargv[] = {"python3", fv && *fv ? fv : "tests/fakes/fake_vault.py",
-			       "--root-token-file", vault_root_file, "--kv-mount", "secret",
-			       "--record-tokens", h_record_file(), NULL};
-	vault_pid = h_spawn_server(vargv, "rotfault-vault.log", vault_url, sizeof vault_url);
-	const char *fk = getenv("FAKE_K8S");
-	const char *kargv[] = {"python3", fk && *fk ? fk : "tests/fakes/fake_k8s.py",
-			       "--tls-cert", k8s_cert, "--tls-key", k8s_key, "--token-file", k8s_sa,
-			       "--namespace", "team-a", NULL};
-	k8s_pid = h_spawn_server(kargv, "rotfault-k8s.log", k8s_url, sizeof k8s_url);
-	if (vault_pid < 0 || k8s_pid < 0) {
-		fprintf(stderr, "test_rotate_faults: a fake did not start (see rotfault-*.log)\n");
-		exit(1);
-	}
-	snprintf(vault_host, sizeof vault_host, "%s", vault_url + strlen("http://"));
-	snprintf(env_home, sizeof env_home, "HOME=%s", h_path(false, "rotfault-no-home"));
-	snprintf(env_k8s_url, sizeof env_k8s_url, "MDCRED_K8S_API_URL=%s", k8s_url);
-	snprintf(env_k8s_tok, sizeof env_k8s_tok, "MDCRED_K8S_TOKEN_FILE=%s", k8s_sa);
-	snprintf(env_k8s_ca, sizeof env_k8s_ca, "MDCRED_K8S_CA_FILE=%s", k8s_cert);
+	h_fakes_start(&fakes, "rotfault");
 	snprintf(env_admin, sizeof env_admin, "MOTHERDUCK_ADMIN_TOKEN_FILE=%s",
 		 h_admin_token_file());
 }
 
-static void fakes_stop(void)
-{
-	h_stop_server(&vault_pid);
-	h_stop_server(&k8s_pid);
-	explicit_bzero(env_vault_token, sizeof env_vault_token);
-}
+static void fakes_stop(void) { h_fakes_stop(&fakes); }
 
 /* ---- talking to the servers directly ------------------------------------ */
 
@@ -260,15 +209,16 @@ static long srv_call(int srv, const char *method, const char *path, const char *
 	_cleanup_secret_ md_secret *auth = NULL;
 	if (with_auth && srv == VLT) {
 		auth = md_secret_new(256);
-		md_secret_appendf(auth, "X-Vault-Token: %s", env_vault_token + strlen("VAULT_TOKEN="));
+		md_secret_appendf(auth, "X-Vault-Token: %s",
+				  fakes.env_vault_token + strlen("VAULT_TOKEN="));
 	} else if (with_auth && srv == K8S) {
 		_cleanup_secret_ md_secret *tok = NULL;
-		ck_assert(md_secret_read_file(k8s_sa, 4096, &tok, NULL) == MD_OK);
+		ck_assert(md_secret_read_file(fakes.k8s_sa, 4096, &tok, NULL) == MD_OK);
 		auth = md_secret_new(256);
 		md_secret_appendf(auth, "Authorization: Bearer %s", md_secret_str(tok));
 	}
-	h_http_target t = {srv == EMU ? h_base_url() : srv == VLT ? vault_url : k8s_url,
-			   srv == K8S ? k8s_cert : NULL, NULL, auth};
+	h_http_target t = {srv == EMU ? h_base_url() : srv == VLT ? fakes.vault_url : fakes.k8s_url,
+			   srv == K8S ? fakes.k8s_cert : NULL, NULL, auth};
 	return h_http(&t, method, path, body, out);
 }
 
@@ -371,53 +321,12 @@ static void k8s_id(char *id, size_t idsz)
 	md_json_free(&d);
 }
 
-typedef struct {
-	char id[80], name[160];
-	bool live;
-} tok_info;
-
-/* The user's tokens from the emulator's state; returns how many. */
-static int emu_tokens(tok_info *out, int max)
-{
-	md_json d;
-	_cleanup_secret_ md_secret *b = NULL;
-	h_state(&d, &b);
-	int users = md_json_get(&d, 0, "users"), n = 0;
-	for (int i = 0; i < md_json_count(&d, users); i++) {
-		int u = md_json_at(&d, users, i);
-		char name[128];
-		md_json_str(&d, md_json_get(&d, u, "username"), name, sizeof name);
-		if (strcmp(name, USER) != 0)
-			continue;
-		int toks = md_json_get(&d, u, "tokens");
-		for (int k = 0; k < md_json_count(&d, toks) && n < max; k++) {
-			int t = md_json_at(&d, toks, k);
-			bool revoked = false, expired = false;
-			md_json_bool(&d, md_json_get(&d, t, "revoked"), &revoked);
-			md_json_bool(&d, md_json_get(&d, t, "expired"), &expired);
-			md_json_str(&d, md_json_get(&d, t, "id"), out[n].id, sizeof out[n].id);
-			md_json_str(&d, md_json_get(&d, t, "name"), out[n].name, sizeof out[n].name);
-			out[n++].live = !revoked && !expired;
-		}
-	}
-	md_json_free(&d);
-	return n;
-}
-
-static bool is_live(const tok_info *t, int n, const char *id)
-{
-	for (int i = 0; i < n; i++)
-		if (strcmp(t[i].id, id) == 0)
-			return t[i].live;
-	return false;
-}
-
 /* Invariant (1) (and, after the rerun, (2)'s "same token" and (4)). */
 static void check_invariants(const scenario *sc, bool rerun)
 {
 	const char *phase = rerun ? "after the rerun" : "after the faulty run";
-	tok_info toks[64];
-	int nt = emu_tokens(toks, 64);
+	h_tokens toks;
+	h_user_tokens(USER, &toks);
 	char ids[3][80];
 	const char *names[3] = {"file", "vault", "k8s"};
 	file_id(ids[0], sizeof ids[0]);
@@ -432,7 +341,8 @@ static void check_invariants(const scenario *sc, bool rerun)
 			continue;
 		ck_assert_msg(ids[s][0], "scenario %02d (%s / %s) %s: the %s store holds no token",
 			      cur, sc->step, sc->fault, phase, names[s]);
-		ck_assert_msg(is_live(toks, nt, ids[s]),
+		const h_token *t = h_find_token(&toks, ids[s]);
+		ck_assert_msg(t && t->live,
 			      "scenario %02d (%s / %s) %s: the %s store holds token %s, which is "
 			      "revoked or expired",
 			      cur, sc->step, sc->fault, phase, names[s], ids[s]);
@@ -446,9 +356,9 @@ static void check_invariants(const scenario *sc, bool rerun)
 			      cur, sc->step, sc->fault, names[s], ids[s],
 			      names[(sc->flags & NO_FILE) ? 1 : 0], ids[(sc->flags & NO_FILE) ? 1 : 0]);
 	int live = 0;
-	for (int i = 0; i < nt; i++)
-		live += toks[i].live && strncmp(toks[i].name, "mdcred-" USER "-",
-						strlen("mdcred-" USER "-")) == 0;
+	for (int i = 0; i < toks.n; i++)
+		live += toks.t[i].live && strncmp(toks.t[i].name, "mdcred-" USER "-",
+						  strlen("mdcred-" USER "-")) == 0;
 	ck_assert_msg(live <= KEEP + 1,
 		      "scenario %02d (%s / %s): %d live role tokens after the rerun (keep %d): "
 		      "orphans were left",
@@ -512,10 +422,9 @@ static void rotate_start(run *r, const scenario *sc, const char *tag, bool force
 		dup2(in, 0);
 		dup2(ofd, 1);
 		dup2(efd, 2);
-		char *env[] = {env_admin, env_vault_token, env_home, env_k8s_url, env_k8s_tok,
-			       env_k8s_ca, NULL};
-		for (size_t i = 0; env[i]; i++)
-			putenv(env[i]);
+		putenv(env_admin);
+		for (size_t i = 0; fakes.env[i]; i++)
+			putenv((char *)fakes.env[i]);
 		const char *bin = getenv("MDCRED_BIN");
 		execv(bin && *bin ? bin : "build/mdcred", (char *const *)argv);
 		_exit(127);
@@ -595,7 +504,7 @@ START_TEST(fault_matrix)
 	snprintf(file_path, sizeof file_path, "%s", h_path(true, name));
 	unlink(file_path);
 	snprintf(file_uri, sizeof file_uri, "file://%s?format=json", file_path);
-	snprintf(vault_uri, sizeof vault_uri, "vault://%s/secret/rotfault", vault_host);
+	snprintf(vault_uri, sizeof vault_uri, "vault://%s/secret/rotfault", fakes.vault_host);
 	h_make_account(USER);
 
 	/* A role already rotated once: every store holds a live token. */
