@@ -15,6 +15,7 @@ Suite *suite_plugin(void);
 Suite *suite_push(void);
 Suite *suite_rotate(void);
 Suite *suite_rotate_config(void);
+Suite *suite_rotate_config_input(void);
 Suite *suite_store_vault(void);
 Suite *suite_store_k8s(void);
 Suite *suite_get(void);
@@ -36,6 +37,7 @@ int main(void)
 	srunner_add_suite(sr, suite_push());
 	srunner_add_suite(sr, suite_rotate());
 	srunner_add_suite(sr, suite_rotate_config());
+	srunner_add_suite(sr, suite_rotate_config_input());
 	srunner_add_suite(sr, suite_store_vault());
 	srunner_add_suite(sr, suite_store_k8s());
 	srunner_add_suite(sr, suite_get());
