@@ -1,7 +1,8 @@
 #!/bin/sh
 # demo.sh BUILD_DIR - the seed's whole flow against the bundled emulator:
 # create a service account, configure its Ducklings, mint read_write and
-# read_scaling tokens, run a command with a token injected, list, revoke.
+# read_scaling tokens, run a command with a token injected, push, rotate one
+# role and a config file of roles, list, revoke.
 # No token is shown on screen: they go to 0600 files and to the child only.
 set -eu
 b=${1:-build}
@@ -45,6 +46,21 @@ say exec --from "file://$work/rw.json" $sa -- sh -c \
 say push $sa --ttl 1h --store "file://$work/pushed.env?format=env" --store "file://$work/pushed.json"
 say rotate $sa --ttl 1h --state-dir "$work/state" --store "file://$work/rotated.json"
 say rotate $sa --ttl 1h --state-dir "$work/state" --store "file://$work/rotated.json"
+# Many roles from one file, side by side over one libcurl multi handle.
+say account create bi_service_account
+cat >"$work/roles.conf" <<EOF
+ttl = 1d
+[analytics]
+username = $sa
+store = file://$work/roles-analytics.env?format=env
+[bi-read]
+username = bi_service_account
+token_type = read_scaling
+store = file://$work/roles-bi.json
+EOF
+sed 's/^/  /' "$work/roles.conf"
+say rotate --config "$work/roles.conf" --state-dir "$work/state" --parallel 4
+say rotate --config "$work/roles.conf" --state-dir "$work/state" --json
 say token list $sa
 ids=$("$b/mdcred" token list $sa --json | jq -r '.tokens[].id')
 # shellcheck disable=SC2086
