@@ -62,7 +62,7 @@ all: $(B)/mdcred $(B)/libmdcred.a $(B)/mdcred-emulator $(if $(PLUGIN_SRC),$(PLUG
 deps:
 	@sh tests/deps.sh $(DEB_PKGS)
 
-$(B)/%.o: %.c $(wildcard lib/*.h) $(wildcard emulator/*.h) $(wildcard helper/*.h) $(wildcard tests/integration/*.h)
+$(B)/%.o: %.c $(wildcard lib/*.h) $(wildcard emulator/*.h) $(wildcard helper/*.h) $(wildcard tests/integration/*.h) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	@echo '  CC    $<'
 	@$(CC) $(CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
