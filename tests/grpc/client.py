@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """client.py MODE SOCKET CERT - a real gRPC client (Debian's python3-grpcio)
-driving the test server of tests/unit/test_grpc_server.c over TLS on a Unix
+driving the test server of tests/unit/test_grpc_server.c (set up in
+grpc_server_util.h) over TLS on a Unix
 socket. Raw methods with identity (bytes) serializers. Exit 0 and a last
 line "ok MODE" on success; anything else is a failure (the reason on
 stderr).
