@@ -50,30 +50,26 @@ static int batch_stores_distinct(struct batch *b, md_error *err)
 	for (size_t i = 0; i < c->n; i++)
 		total += c->roles[i].nstores;
 	md_store **flat = calloc(total ? total : 1, sizeof *flat);
-	size_t *role_of = calloc(total ? total : 1, sizeof *role_of);
+	struct { size_t role; int line; } *where = calloc(total ? total : 1, sizeof *where);
 	int rc = MD_OK;
-	if (!flat || !role_of) {
+	if (!flat || !where) {
 		rc = md_err_set(err, MD_EFAIL, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < c->n; i++)
 		for (size_t k = 0; k < c->roles[i].nstores; k++, at++) {
 			flat[at] = b->stores[i][k];
-			role_of[at] = i;
+			where[at].role = i;
+			where[at].line = c->roles[i].store_line[k];
 		}
-	if (md_store_find_twins(flat, total, &first, &second)) {
-		const md_rotconf_role *r1 = &c->roles[role_of[first]], *r2 = &c->roles[role_of[second]];
-		size_t k2 = 0;
-		while (b->stores[role_of[second]][k2] != flat[second])
-			k2++;
+	if (md_store_find_twins(flat, total, &first, &second))
 		rc = md_err_set(err, MD_EUSAGE, "%s:%d: store '%.200s' of [%s] writes the same place "
-				"as '%.200s' of [%s]", c->name, r2->store_line[k2],
-				md_store_describe(flat[second]), r2->role,
-				md_store_describe(flat[first]), r1->role);
-	}
+				"as '%.200s' of [%s]", c->name, where[second].line,
+				md_store_describe(flat[second]), c->roles[where[second].role].role,
+				md_store_describe(flat[first]), c->roles[where[first].role].role);
 out:
 	free(flat);
-	free(role_of);
+	free(where);
 	return rc;
 }
 

@@ -66,6 +66,17 @@ static const char *const env_names[ENV_N] = {"VAULT_TOKEN", "VAULT_ROLE_ID", "VA
 static md_secret *env_vals[ENV_N];
 static bool env_taken[ENV_N];
 
+/* A watched copy of s, or NULL when out of memory. */
+static md_secret *secret_copy(const md_secret *s)
+{
+	md_secret *c = md_secret_new(md_secret_len(s));
+	if (c && md_secret_set(c, md_secret_str(s), md_secret_len(s)) < 0)
+		md_secret_freep(&c);
+	if (c)
+		md_secret_watch(c);
+	return c;
+}
+
 /* A copy (watched) of the variable's value, or NULL when it is unset. */
 static int env_secret(int which, md_secret **out, md_error *err)
 {
@@ -78,13 +89,8 @@ static int env_secret(int which, md_secret **out, md_error *err)
 	}
 	if (!env_vals[which])
 		return MD_OK;
-	md_secret *s = md_secret_new(md_secret_len(env_vals[which]));
-	if (!s || md_secret_set(s, md_secret_str(env_vals[which]), md_secret_len(env_vals[which]))) {
-		md_secret_free(s);
+	if (!(*out = secret_copy(env_vals[which])))
 		return md_err_set(err, MD_EFAIL, "out of memory");
-	}
-	md_secret_watch(s);
-	*out = s;
 	return MD_OK;
 }
 
@@ -338,16 +344,6 @@ static struct login_entry *login_find(const char *key)
 		if (strcmp(e->key, key) == 0)
 			return e;
 	return NULL;
-}
-
-static md_secret *secret_copy(const md_secret *s)
-{
-	md_secret *c = md_secret_new(md_secret_len(s));
-	if (c && md_secret_set(c, md_secret_str(s), md_secret_len(s)) < 0)
-		md_secret_freep(&c);
-	if (c)
-		md_secret_watch(c);
-	return c;
 }
 
 /* Logs in, or takes the login another store at the same place made.
