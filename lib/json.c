@@ -1,4 +1,5 @@
 /* json.c - see json.h. jsmn is compiled here only (header-only library). */
+#define _GNU_SOURCE /* qsort_r */
 #define JSMN_STATIC
 #define JSMN_STRICT
 /* Without parent links jsmn searches back through every token at each ','
@@ -45,6 +46,8 @@ static int parse_scalar(md_json *doc, const char *src, size_t len)
 	return 0;
 }
 
+static int json_duplicate_key(const md_json *doc);
+
 int md_json_parse(md_json *doc, const char *src, size_t len, md_error *err)
 {
 	memset(doc, 0, sizeof *doc);
@@ -82,6 +85,12 @@ int md_json_parse(md_json *doc, const char *src, size_t len, md_error *err)
 	}
 	doc->toks = t;
 	doc->ntok = n;
+	int dup = json_duplicate_key(doc);
+	if (dup != 0) {
+		md_json_free(doc);
+		return md_err_set(err, MD_EFAIL, dup < 0 ? "out of memory"
+					    : "JSON object with a duplicate key");
+	}
 	return MD_OK;
 }
 
@@ -316,6 +325,87 @@ int md_json_str_secret(const md_json *doc, int i, md_secret *out)
 	return 0;
 }
 
+/* ---- duplicate keys ----
+ *
+ * RFC 8259 leaves objects with a repeated name to the reader; readers
+ * differ (first wins here, last wins elsewhere), which lets one answer mean
+ * two things: {"token":"A","token":"B"}. Such a document is refused. Keys
+ * are compared unescaped ("a" and "\u0061" are one name): each is hashed,
+ * sorted with its object, and only equal hashes are compared in full. */
+
+struct key_ref {
+	int obj, tok;
+	uint64_t hash;
+};
+
+static int hash_emit(void *ctx, const char *b, size_t n)
+{
+	uint64_t *h = ctx;
+	for (size_t i = 0; i < n; i++)
+		*h = (*h ^ (unsigned char)b[i]) * 0x100000001b3ull; /* FNV-1a */
+	return 0;
+}
+
+/* Orders unescaped keys byte-wise (an unreadable key sorts first). */
+static int keys_cmp(const md_json *doc, int a, int b)
+{
+	const jsmntok_t *t = doc->toks;
+	size_t la = (size_t)(t[a].end - t[a].start), lb = (size_t)(t[b].end - t[b].start);
+	const char *pa = doc->src + t[a].start, *pb = doc->src + t[b].start;
+	_cleanup_secret_ md_secret *ua = NULL, *ub = NULL;
+	if (memchr(pa, '\\', la) || memchr(pb, '\\', lb)) {
+		ua = md_secret_new(la);
+		ub = md_secret_new(lb);
+		if (!ua || !ub || unescape(pa, pa + la, secret_emit, ua) < 0 ||
+		    unescape(pb, pb + lb, secret_emit, ub) < 0)
+			return 0; /* refused as a duplicate rather than misread */
+		pa = md_secret_str(ua), la = md_secret_len(ua);
+		pb = md_secret_str(ub), lb = md_secret_len(ub);
+	}
+	int c = memcmp(pa, pb, la < lb ? la : lb);
+	return c ? c : (la > lb) - (la < lb);
+}
+
+/* By object, then hash, then the keys themselves: equal keys of one object
+ * end up side by side whatever their hashes do. */
+static int key_ref_cmp(const void *a, const void *b, void *ctx)
+{
+	const struct key_ref *x = a, *y = b;
+	if (x->obj != y->obj)
+		return x->obj < y->obj ? -1 : 1;
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return keys_cmp(ctx, x->tok, y->tok);
+}
+
+/* 1: some object repeats a key; 0: none; -1: out of memory. */
+static int json_duplicate_key(const md_json *doc)
+{
+	const jsmntok_t *t = doc->toks;
+	size_t nk = 0;
+	for (int i = 0; i < doc->ntok; i++)
+		nk += t[i].parent >= 0 && t[t[i].parent].type == JSMN_OBJECT;
+	if (nk < 2)
+		return 0;
+	struct key_ref *k = malloc(nk * sizeof *k);
+	if (!k)
+		return -1;
+	size_t m = 0;
+	for (int i = 0; i < doc->ntok; i++) {
+		if (t[i].parent < 0 || t[t[i].parent].type != JSMN_OBJECT)
+			continue;
+		k[m] = (struct key_ref){t[i].parent, i, 0xcbf29ce484222325ull};
+		unescape(doc->src + t[i].start, doc->src + t[i].end, hash_emit, &k[m].hash);
+		m++;
+	}
+	qsort_r(k, nk, sizeof *k, key_ref_cmp, (void *)doc);
+	int dup = 0;
+	for (size_t i = 1; i < nk && !dup; i++)
+		dup = key_ref_cmp(&k[i - 1], &k[i], (void *)doc) == 0;
+	free(k);
+	return dup;
+}
+
 int md_json_int(const md_json *doc, int i, long long *out)
 {
 	const jsmntok_t *t = tok_at(doc, i);
@@ -358,37 +448,13 @@ const char *md_json_raw(const md_json *doc, int i, size_t *len)
 
 /* ---- writing ---- */
 
-/* Length of a valid UTF-8 sequence at s (n bytes left), or 0 if invalid. */
-static size_t utf8_valid_len(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-	size_t len;
-	unsigned min;
-	if (c < 0x80) return 1;
-	if (c >= 0xC2 && c <= 0xDF) { len = 2; min = 0x80; }
-	else if (c >= 0xE0 && c <= 0xEF) { len = 3; min = 0x800; }
-	else if (c >= 0xF0 && c <= 0xF4) { len = 4; min = 0x10000; }
-	else return 0;
-	if (n < len)
-		return 0;
-	unsigned cp = c & (0x7F >> len);
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return len;
-}
-
 int md_json_escape(md_secret *out, const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0;
 	while (i < n) {
 		size_t run = i;
-		while (i < n && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
+		while (i < n && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\')
 			i++;
 		if (i > run && md_secret_append(out, s + run, i - run) < 0)
 			return -1;
@@ -401,12 +467,18 @@ int md_json_escape(md_secret *out, const char *str, size_t n)
 		else if (c == '\n') rc = md_secret_append(out, "\\n", 2);
 		else if (c == '\r') rc = md_secret_append(out, "\\r", 2);
 		else if (c == '\t') rc = md_secret_append(out, "\\t", 2);
-		else if (c < 0x20) rc = md_secret_appendf(out, "\\u%04x", c);
+		else if (c < 0x20 || c == 0x7f) rc = md_secret_appendf(out, "\\u%04x", c);
 		else {
-			size_t l = utf8_valid_len(s + i, n - i);
+			/* Invalid UTF-8 becomes U+FFFD; what may not reach a
+			 * terminal as it is (C1, direction overrides: text.h) is
+			 * escaped, so a reader printing the value stays safe. */
+			uint32_t cp = 0;
+			size_t l = md_text_utf8_next(s + i, n - i, &cp);
 			if (l == 0) {
 				rc = md_secret_append(out, "\\ufffd", 6);
 				l = 1;
+			} else if (!md_text_printable(cp)) {
+				rc = md_secret_appendf(out, "\\u%04x", (unsigned)cp);
 			} else {
 				rc = md_secret_append(out, s + i, l);
 			}

@@ -34,6 +34,16 @@ static int check_string(const char *s, size_t n, size_t *i)
 		}
 		if (c < 0x20)
 			return JSON_CHECK_BAD;
+		if (c >= 0x80) {
+			/* RFC 8259 text is UTF-8: a string that is not cannot be
+			 * what a server meant, and must not reach a printer. */
+			uint32_t cp;
+			size_t l = md_text_utf8_next((const unsigned char *)s + p, n - p, &cp);
+			if (l == 0)
+				return JSON_CHECK_BAD;
+			p += l;
+			continue;
+		}
 		if (c == '\\') {
 			if (++p >= n)
 				return JSON_CHECK_PART;

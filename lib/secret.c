@@ -1,6 +1,8 @@
 /* secret.c - see secret.h. */
 #define _GNU_SOURCE
 #include "secret.h"
+#include "redact.h"
+#include "text.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -21,9 +23,7 @@ struct md_secret {
 	size_t len;
 	size_t cap; /* bytes mapped */
 	bool locked;
-	bool watched;
-	struct md_secret *wnext; /* watch registry links */
-	struct md_secret *wprev;
+	bool watched; /* every value it holds is registered (redact.h) */
 };
 
 void md_secret_wipe(void *p, size_t n)
@@ -32,9 +32,6 @@ void md_secret_wipe(void *p, size_t n)
 	 * OPENSSL_cleanse without loading libcrypto at every start. */
 	explicit_bzero(p, n);
 }
-
-static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
-static md_secret *watch_head;
 
 static size_t page_round(size_t n)
 {
@@ -167,27 +164,10 @@ md_secret *md_secret_new(size_t cap_hint)
 	return s;
 }
 
-static void watch_remove(md_secret *s)
-{
-	pthread_mutex_lock(&watch_lock);
-	if (s->watched) {
-		if (s->wprev)
-			s->wprev->wnext = s->wnext;
-		else
-			watch_head = s->wnext;
-		if (s->wnext)
-			s->wnext->wprev = s->wprev;
-		s->watched = false;
-		s->wnext = s->wprev = NULL;
-	}
-	pthread_mutex_unlock(&watch_lock);
-}
-
 void md_secret_free(md_secret *s)
 {
 	if (!s)
 		return;
-	watch_remove(s);
 	block_free(s->data, s->cap, s->locked);
 	free(s);
 }
@@ -206,18 +186,19 @@ static int secret_reserve(md_secret *s, size_t need)
 	char *n = block_alloc(ncap, &nlocked);
 	if (!n)
 		return -1;
-	/* The redaction scan reads data under watch_lock: swap under it too. */
-	pthread_mutex_lock(&watch_lock);
 	memcpy(n, s->data, s->len + 1);
-	char *old = s->data;
-	size_t ocap = s->cap;
-	bool olocked = s->locked;
+	block_free(s->data, s->cap, s->locked);
 	s->data = n;
 	s->cap = ncap;
 	s->locked = nlocked;
-	pthread_mutex_unlock(&watch_lock);
-	block_free(old, ocap, olocked);
 	return 0;
+}
+
+/* A watched buffer's every value is registered, whatever it becomes. */
+static void secret_changed(const md_secret *s)
+{
+	if (s->watched)
+		md_redact_add(s->data, s->len);
 }
 
 int md_secret_append(md_secret *s, const void *p, size_t n)
@@ -227,6 +208,7 @@ int md_secret_append(md_secret *s, const void *p, size_t n)
 	memcpy(s->data + s->len, p, n);
 	s->len += n;
 	s->data[s->len] = '\0';
+	secret_changed(s);
 	return 0;
 }
 
@@ -242,6 +224,7 @@ int md_secret_appendf(md_secret *s, const char *fmt, ...)
 	vsnprintf(s->data + s->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	s->len += (size_t)n;
+	secret_changed(s);
 	return 0;
 }
 
@@ -258,6 +241,7 @@ void md_secret_truncate(md_secret *s, size_t n)
 	md_secret_wipe(s->data + n, s->len - n);
 	s->len = n;
 	s->data[n] = '\0';
+	secret_changed(s);
 }
 
 const char *md_secret_str(const md_secret *s)
@@ -288,45 +272,15 @@ bool md_secret_eq(const md_secret *a, const md_secret *b)
 
 void md_secret_watch(md_secret *s)
 {
-	if (!s || s->len < 8)
+	if (!s)
 		return;
-	pthread_mutex_lock(&watch_lock);
-	if (!s->watched) {
-		s->watched = true;
-		s->wprev = NULL;
-		s->wnext = watch_head;
-		if (watch_head)
-			watch_head->wprev = s;
-		watch_head = s;
-	}
-	pthread_mutex_unlock(&watch_lock);
+	s->watched = true;
+	md_redact_add(s->data, s->len);
 }
 
 void md_secret_redact(char *msg)
 {
-	static const char repl[] = "[redacted]";
-	const size_t rl = sizeof repl - 1;
-	if (!msg)
-		return;
-	pthread_mutex_lock(&watch_lock);
-	for (md_secret *s = watch_head; s; s = s->wnext) {
-		char *from = msg, *hit;
-		/* Search on after each replacement, never over it again: a value
-		 * that looks like the replacement must not loop forever. */
-		while (s->len >= 8 && (hit = memmem(from, strlen(from), s->data, s->len))) {
-			size_t tail = strlen(hit + s->len);
-			if (s->len >= rl) {
-				memcpy(hit, repl, rl);
-				memmove(hit + rl, hit + s->len, tail + 1);
-				from = hit + rl;
-			} else {
-				/* A short value: blank it rather than grow the line. */
-				memset(hit, '*', s->len);
-				from = hit + s->len;
-			}
-		}
-	}
-	pthread_mutex_unlock(&watch_lock);
+	md_redact_str(msg);
 }
 
 void md_secret_format_line(char *dst, size_t dstsz, const char *fmt, va_list ap)
@@ -335,7 +289,8 @@ void md_secret_format_line(char *dst, size_t dstsz, const char *fmt, va_list ap)
 		return;
 	dst[0] = '\0';
 	/* Whole line first, in secret memory: redacting after truncation would
-	 * leave the prefix of a secret that straddles the cut. */
+	 * leave the prefix of a secret that straddles the cut. Then escaped:
+	 * arguments may be a server's words (text.h). */
 	md_secret *full = md_secret_new(dstsz * 2);
 	va_list cp;
 	va_copy(cp, ap);
@@ -348,11 +303,8 @@ void md_secret_format_line(char *dst, size_t dstsz, const char *fmt, va_list ap)
 	}
 	vsnprintf(full->data, (size_t)n + 1, fmt, ap);
 	full->len = strlen(full->data);
-	for (char *p = full->data; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
-	md_secret_redact(full->data);
-	snprintf(dst, dstsz, "%s", full->data);
+	md_redact_buf(full->data, &full->len);
+	md_text_escape(dst, dstsz, full->data, full->len, true);
 	md_secret_free(full);
 }
 

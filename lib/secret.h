@@ -5,9 +5,9 @@
  * ones) that is mlock()ed where the RLIMIT_MEMLOCK allows, excluded from
  * core dumps (MADV_DONTDUMP), always NUL-terminated, and wiped with a
  * non-elidable wipe (md_secret_wipe) when it grows, shrinks or is freed. Also
- * owns the
- * redaction registry (values that must never be printed), reading a secret
- * from a file descriptor or from the environment (scrubbing the environment
+ * owns watching a buffer for redaction (the registry of values that must
+ * never be printed is redact.h's), formatting a log or error line (redacted,
+ * then escaped), reading a secret from a file descriptor or from the environment (scrubbing the environment
  * block in place), and the process hardening done at start.
  *
  * Every response body and every JSON document we build lives in an
@@ -48,15 +48,19 @@ bool md_secret_locked(const md_secret *s);
 /* Constant-time equality of two secrets' contents. */
 bool md_secret_eq(const md_secret *a, const md_secret *b);
 
-/* Registers s: whatever it holds (if at least 8 bytes) is removed by
- * md_secret_redact() from any message, until s is freed. */
+/* Registers s with the redaction registry (redact.h): what it holds now,
+ * and every value it is changed to later, is removed by md_secret_redact()
+ * from any message for the rest of the process, also after s is freed (a
+ * copy of it, or a server that saw it, may still echo it). Values shorter
+ * than 8 bytes are not registered. */
 void md_secret_watch(md_secret *s);
 /* Replaces every watched value in msg (NUL-terminated, in place) with
  * "[redacted]" (values shorter than that with as many '*'). Used by the
  * log and error modules on every line. */
 void md_secret_redact(char *msg);
-/* Formats one line for a log or an error: CR/LF become spaces, watched
- * values are redacted over the whole line, then it is cut to dstsz. */
+/* Formats one line for a log or an error: watched values are redacted over
+ * the whole line, then anything not printable is escaped (text.h; CR, LF
+ * and tab become spaces), then it is cut to dstsz. */
 void md_secret_format_line(char *dst, size_t dstsz, const char *fmt, va_list ap);
 
 /* Reads all of fd into a new secret, strips trailing whitespace; fails on an

@@ -121,11 +121,62 @@ START_TEST(get_missing_key_and_non_object)
 }
 END_TEST
 
-START_TEST(get_first_match_wins)
+/* One answer must not mean two things: a repeated key (however escaped,
+ * at any depth) refuses the whole document. */
+START_TEST(duplicate_keys_refused)
+{
+	static const char *const bad[] = {
+		"{\"k\":1,\"k\":2}",
+		"{\"token\":\"a\",\"id\":\"x\",\"token\":\"b\"}",
+		"{\"k\":1,\"\\u006b\":2}",
+		"{\"a\":{\"b\":1,\"b\":1}}",
+		"[{\"x\":1},{\"y\":[{\"z\":1,\"z\":null}]}]",
+		"{\"\":1,\"\":2}",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		parse_fails(bad[i], strlen(bad[i]));
+}
+END_TEST
+
+START_TEST(same_key_in_other_objects_accepted)
 {
 	md_json d;
-	parse_ok(&d, "{\"k\":1,\"k\":2}");
-	ck_assert_int_eq(int_at(&d, md_json_get(&d, 0, "k")), 1);
+	parse_ok(&d, "{\"a\":{\"k\":1},\"b\":{\"k\":2},\"k\":[{\"k\":3},{\"k\":4}],\"ka\":1}");
+	ck_assert_int_eq(int_at(&d, md_json_get(&d, 0, "ka")), 1);
+	md_json_free(&d);
+}
+END_TEST
+
+/* Keys that share a hash bucket are still told apart by their bytes. */
+START_TEST(many_distinct_keys_accepted)
+{
+	md_secret *doc = md_secret_new(1 << 20);
+	md_secret_append(doc, "{", 1);
+	for (int i = 0; i < 20000; i++)
+		md_secret_appendf(doc, "%s\"k%d\":%d", i ? "," : "", i, i);
+	md_secret_append(doc, "}", 1);
+	md_json d;
+	parse_ok(&d, md_secret_str(doc));
+	ck_assert_int_eq(md_json_count(&d, 0), 20000);
+	md_json_free(&d);
+	md_secret_truncate(doc, md_secret_len(doc) - 1);
+	md_secret_append(doc, ",\"k19999\":0}", 12);
+	parse_fails(md_secret_str(doc), md_secret_len(doc));
+	md_secret_free(doc);
+}
+END_TEST
+
+/* RFC 8259 text is UTF-8: raw bytes that are not are refused. */
+START_TEST(invalid_utf8_in_strings_refused)
+{
+	static const char *const bad[] = {
+		"\"\xff\"", "{\"token\":\"a\xc3\"}", "[\"\xc0\xaf\"]", "\"\xed\xa0\x80\"",
+		"\"\xf4\x90\x80\x80\"", "{\"\xfe\":1}",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		parse_fails(bad[i], strlen(bad[i]));
+	md_json d;
+	parse_ok(&d, "\"caf\xc3\xa9 \xf0\x9f\xa6\x86\"");
 	md_json_free(&d);
 }
 END_TEST
@@ -592,7 +643,10 @@ static Suite *json_suite(void)
 	tcase_add_test(tc, parse_nested);
 	tcase_add_test(tc, get_skips_nested_subtrees);
 	tcase_add_test(tc, get_missing_key_and_non_object);
-	tcase_add_test(tc, get_first_match_wins);
+	tcase_add_test(tc, duplicate_keys_refused);
+	tcase_add_test(tc, same_key_in_other_objects_accepted);
+	tcase_add_test(tc, many_distinct_keys_accepted);
+	tcase_add_test(tc, invalid_utf8_in_strings_refused);
 	tcase_add_test(tc, get_matches_unescaped_key);
 	tcase_add_test(tc, at_skips_nested_subtrees);
 	tcase_add_test(tc, at_on_non_array);

@@ -241,6 +241,17 @@ START_TEST(jw_invalid_utf8_never_passes_raw)
 }
 END_TEST
 
+/* What may not reach a terminal as it is leaves the writer escaped. */
+START_TEST(jw_escapes_terminal_controls)
+{
+	md_jw w;
+	md_secret *s = jw_new(&w);
+	md_jw_str(&w, "a\x7f\xc2\x9b" "b\xe2\x80\xae" "c\x1b");
+	ck_assert_str_eq(md_secret_str(s), "\"a\\u007f\\u009bb\\u202ec\\u001b\"");
+	md_secret_free(s);
+}
+END_TEST
+
 START_TEST(jw_valid_multibyte_kept)
 {
 	static const char txt[] = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\xa6\x86 \xdf\xbf \xef\xbf\xbf "
@@ -382,6 +393,7 @@ static Suite *json_writer_suite(void)
 	tcase_add_test(tc, jw_embedded_nul_escaped);
 	tcase_add_test(tc, jw_invalid_utf8_becomes_replacement);
 	tcase_add_test(tc, jw_invalid_utf8_never_passes_raw);
+	tcase_add_test(tc, jw_escapes_terminal_controls);
 	tcase_add_test(tc, jw_valid_multibyte_kept);
 	tcase_add_test(tc, jw_depth_limit);
 	tcase_add_test(tc, jw_depth_overflow_fails);

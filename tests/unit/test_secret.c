@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 
 #include "secret.h"
+#include "redact.h"
 
 #define FAKE "test-secret-value-123456"
 #define FAKE2 "other-fake-credential-7890"
@@ -223,18 +224,80 @@ START_TEST(redact_two_watched_secrets)
 	md_secret_watch(b);
 	redacts_to("x=" FAKE " y=" FAKE2 ".", "x=[redacted] y=[redacted].");
 	md_secret_free(a);
-	redacts_to("x=" FAKE " y=" FAKE2 ".", "x=" FAKE " y=[redacted].");
 	md_secret_free(b);
 }
 END_TEST
 
-START_TEST(redact_stops_after_free)
+/* A freed buffer's value stays redacted: a copy of it (an Authorization
+ * line made from it) or a server that saw it may still echo it. */
+START_TEST(redact_outlives_the_buffer)
 {
 	md_secret *s = secret_of(FAKE);
 	md_secret_watch(s);
-	redacts_to("v=" FAKE, "v=[redacted]");
+	md_secret *line = md_secret_new(64);
+	md_secret_appendf(line, "Authorization: Bearer %s", md_secret_str(s));
 	md_secret_free(s);
-	redacts_to("v=" FAKE, "v=" FAKE);
+	redacts_to("bad auth header: Bearer " FAKE, "bad auth header: Bearer [redacted]");
+	md_secret_free(line);
+	redacts_to("v=" FAKE, "v=[redacted]");
+}
+END_TEST
+
+START_TEST(redact_longest_value_wins)
+{
+	md_secret *shortv = secret_of("abcdefgh12");
+	md_secret *longv = secret_of("abcdefgh12345678");
+	md_secret_watch(shortv);
+	md_secret_watch(longv);
+	redacts_to("a abcdefgh12345678 b abcdefgh12 c", "a [redacted] b [redacted] c");
+	redacts_to("abcdefgh12345678abcdefgh12", "[redacted][redacted]");
+	md_secret_free(shortv);
+	md_secret_free(longv);
+}
+END_TEST
+
+START_TEST(redact_counts_each_value_once)
+{
+	size_t before = md_redact_count();
+	md_secret *s = secret_of(FAKE);
+	md_secret_watch(s);
+	md_secret_watch(s);
+	md_secret *t = secret_of(FAKE);
+	md_secret_watch(t);
+	ck_assert_uint_eq(md_redact_count(), before + 1);
+	md_secret_free(s);
+	md_secret_free(t);
+	md_secret_watch(NULL);
+}
+END_TEST
+
+/* The registry keeps the newest values when it is full. */
+START_TEST(redact_many_values)
+{
+	char v[64];
+	for (int i = 0; i < 300000; i++) {
+		int n = snprintf(v, sizeof v, "value-%08d-x", i);
+		md_redact_add(v, (size_t)n);
+	}
+	ck_assert_uint_eq(md_redact_count(), 1u << 18);
+	redacts_to("a value-00299999-x b", "a [redacted] b");
+	redacts_to("a value-00000001-x b", "a value-00000001-x b"); /* evicted */
+}
+END_TEST
+
+/* SipHash-2-4 reference vectors: key 00..0f, message 00..(n-1). */
+START_TEST(siphash_reference_vectors)
+{
+	unsigned char key[16], msg[64];
+	for (int i = 0; i < 16; i++)
+		key[i] = (unsigned char)i;
+	for (int i = 0; i < 64; i++)
+		msg[i] = (unsigned char)i;
+	ck_assert_uint_eq(md_siphash24(key, msg, 0), 0x726fdb47dd0e0e31ull);
+	ck_assert_uint_eq(md_siphash24(key, msg, 1), 0x74f839c593dc67fdull);
+	ck_assert_uint_eq(md_siphash24(key, msg, 8), 0x93f5f5799a932462ull);
+	ck_assert_uint_eq(md_siphash24(key, msg, 15), 0xa129ca6149be45e5ull);
+	ck_assert_uint_eq(md_siphash24(key, msg, 63), 0x958a324ceb064572ull);
 }
 END_TEST
 
@@ -275,21 +338,6 @@ START_TEST(eight_byte_value_removed)
 	ck_assert_int_eq(strncmp(buf, "a ", 2), 0);
 	ck_assert_int_eq(strcmp(buf + strlen(buf) - 2, " b"), 0);
 	md_secret_free(s);
-}
-END_TEST
-
-START_TEST(watch_twice_then_free)
-{
-	md_secret *s = secret_of(FAKE);
-	md_secret_watch(s);
-	md_secret_watch(s);
-	md_secret *t = secret_of(FAKE2);
-	md_secret_watch(t);
-	md_secret_free(s);
-	redacts_to(FAKE " " FAKE2, FAKE " [redacted]");
-	md_secret_free(t);
-	redacts_to(FAKE " " FAKE2, FAKE " " FAKE2);
-	md_secret_watch(NULL);
 }
 END_TEST
 
@@ -350,6 +398,30 @@ START_TEST(format_line_flattens_cr_lf)
 	char buf[64];
 	format_line(buf, sizeof buf, "a\nb\r\nc%s", "\r");
 	ck_assert_str_eq(buf, "a b  c ");
+}
+END_TEST
+
+/* A server's words reach a terminal escaped: no control sequence, no
+ * direction override, no invalid UTF-8; printable UTF-8 stays. */
+START_TEST(format_line_escapes_what_is_not_printable)
+{
+	char buf[256];
+	format_line(buf, sizeof buf, "msg: %s", "\x1b[2J\x1b]0;t\x07 caf\xc3\xa9 \xc2\x9b" "1m \xe2\x80\xae"
+		    "x \xff\x7f");
+	ck_assert_str_eq(buf, "msg: \\x1b[2J\\x1b]0;t\\x07 caf\xc3\xa9 \\xc2\\x9b1m \\xe2\\x80\\xaex "
+			 "\\xff\\x7f");
+}
+END_TEST
+
+/* Redaction sees the value before escaping could hide it. */
+START_TEST(format_line_redacts_then_escapes)
+{
+	md_secret *s = secret_of(FAKE);
+	md_secret_watch(s);
+	char buf[256];
+	format_line(buf, sizeof buf, "\x1b%s\x1b", FAKE);
+	ck_assert_str_eq(buf, "\\x1b[redacted]\\x1b");
+	md_secret_free(s);
 }
 END_TEST
 
@@ -431,8 +503,8 @@ START_TEST(cleanup_attribute_frees_at_scope_end)
 		md_secret_watch(t);
 		redacts_to("in scope " FAKE, "in scope [redacted]");
 	}
-	/* freed (and unwatched) when the scope ended */
-	redacts_to("after " FAKE, "after " FAKE);
+	/* freed when the scope ended; its value stays redacted (redact.h) */
+	redacts_to("after " FAKE, "after [redacted]");
 	{
 		_cleanup_secret_ md_secret *none = NULL; /* NULL is fine */
 		(void)none;
@@ -480,17 +552,22 @@ static Suite *secret_suite(void)
 	tcase_add_test(tc, redact_at_start_middle_end);
 	tcase_add_test(tc, redact_repeated_occurrences);
 	tcase_add_test(tc, redact_two_watched_secrets);
-	tcase_add_test(tc, redact_stops_after_free);
+	tcase_add_test(tc, redact_outlives_the_buffer);
+	tcase_add_test(tc, redact_longest_value_wins);
+	tcase_add_test(tc, redact_counts_each_value_once);
+	tcase_add_test(tc, redact_many_values);
+	tcase_add_test(tc, siphash_reference_vectors);
 	tcase_add_test(tc, redact_leaves_other_text_alone);
 	tcase_add_test(tc, short_values_not_watched);
 	tcase_add_test(tc, eight_byte_value_removed);
-	tcase_add_test(tc, watch_twice_then_free);
 	tcase_add_test(tc, watched_secret_survives_growth);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("format_line");
 	tcase_add_test(tc, format_line_formats);
 	tcase_add_test(tc, format_line_flattens_cr_lf);
+	tcase_add_test(tc, format_line_escapes_what_is_not_printable);
+	tcase_add_test(tc, format_line_redacts_then_escapes);
 	tcase_add_test(tc, format_line_truncates);
 	tcase_add_test(tc, format_line_redacts);
 	tcase_add_test(tc, format_line_redacts_before_cutting);
