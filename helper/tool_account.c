@@ -50,14 +50,14 @@ int tool_cmd_account(int argc, char **argv, md_error *err)
 		_cleanup_secret_ md_secret *body = NULL;
 		rc = md_api_active_accounts(h, &body, err);
 		if (!rc && md_secret_append(body, "\n", 1) == 0)
-			rc = tool_stdout(body, err);
+			rc = tool_print(body, err);
 	} else if (strcmp(sub, "create") == 0) {
 		rc = md_api_user_create(h, user, err);
 		if (!rc) {
 			md_log_info("created service account '%s'", user);
 			_cleanup_secret_ md_secret *out = md_secret_new(64);
 			md_secret_appendf(out, "%s\n", user);
-			rc = tool_stdout(out, err);
+			rc = tool_print(out, err);
 		}
 	} else {
 		rc = md_api_user_delete(h, user, err);

@@ -21,7 +21,7 @@ static int ducklings_print(const md_ducklings *d, bool json, md_error *err)
 	} else {
 		bad = md_dk_text(out, d);
 	}
-	return bad ? md_err_set(err, MD_EFAIL, "out of memory") : tool_stdout(out, err);
+	return bad ? md_err_set(err, MD_EFAIL, "out of memory") : tool_print(out, err);
 }
 
 int tool_cmd_ducklings(int argc, char **argv, md_error *err)

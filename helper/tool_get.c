@@ -8,6 +8,7 @@
 #include "cache.h"
 #include "format.h"
 #include "log.h"
+#include "mint.h"
 #include "validate.h"
 
 #include <stdio.h>
@@ -100,7 +101,10 @@ int tool_cmd_get(int argc, char **argv, md_error *err)
 
 	int lock = -1;
 	if (cache.kind != MD_CACHE_NONE) {
-		if ((lock = md_cache_lock(&cache, err)) < 0)
+		/* Bounded: a holder that never lets go must not hang a
+		 * credential process forever. */
+		long wait_ms = tool_g.timeout * 1000L * (tool_g.retries + 1);
+		if ((lock = md_cache_lock(&cache, wait_ms, err)) < 0)
 			return err->code;
 		/* Whoever held the lock may have just minted one. */
 		if (cache.kind != MD_CACHE_NONE &&
@@ -121,14 +125,8 @@ int tool_cmd_get(int argc, char **argv, md_error *err)
 	if (rc && t.secret) {
 		/* Minted but not delivered (stdout closed). A cached copy stays
 		 * usable by the next caller; an uncached one would be orphaned. */
-		if (cache.kind == MD_CACHE_NONE) {
-			md_error rerr = {0};
-			if (md_api_token_revoke(h, user, t.meta.id, &rerr) == MD_OK)
-				md_log_warn("revoked the undelivered token %s", t.meta.id);
-			else
-				md_log_error("could not revoke the undelivered token %s: %s",
-					     t.meta.id, rerr.msg);
-		}
+		if (cache.kind == MD_CACHE_NONE)
+			md_mint_revoke_undelivered(h, user, &t.meta);
 	}
 	md_token_clear(&t);
 	md_http_free(h);

@@ -42,7 +42,7 @@ int tool_rotate_print(const char *role, const md_rot_result *r, bool json, const
 				  r->meta.id[0] ? r->meta.id : "-",
 				  r->meta.expire_at[0] ? r->meta.expire_at : "-");
 	}
-	return tool_stdout(out, err);
+	return tool_print(out, err);
 }
 
 int tool_cmd_rotate(int argc, char **argv, md_error *err)

@@ -4,6 +4,7 @@
 #include "file.h"
 #include "log.h"
 #include "mint.h"
+#include "redact.h"
 #include "store.h"
 #include "validate.h"
 
@@ -87,6 +88,16 @@ int tool_stdout(const md_secret *s, md_error *err)
 	if (md_file_write_fd(STDOUT_FILENO, md_secret_str(s), md_secret_len(s)) < 0)
 		return md_err_set(err, MD_EFAIL, "cannot write to stdout: %s", strerror(errno));
 	return MD_OK;
+}
+
+int tool_print(md_secret *s, md_error *err)
+{
+	/* A server may repeat a credential in anything it sends (a name, an
+	 * error, a field of active accounts): data passes redaction. */
+	size_t n = md_secret_len(s);
+	md_redact_buf((char *)md_secret_str(s), &n);
+	md_secret_truncate(s, n);
+	return tool_stdout(s, err);
 }
 
 int tool_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)

@@ -4,6 +4,7 @@
 #include "format.h"
 #include "json.h"
 #include "log.h"
+#include "mint.h"
 #include "validate.h"
 
 #include <stdio.h>
@@ -45,6 +46,9 @@ static int token_create(int argc, char **argv, md_error *err)
 		return rc;
 	if (m.output && !m.output[0])
 		return tool_usage(err, "token create", "--output needs a file name");
+	/* Before a token exists: a directory or a device orphans nothing. */
+	if (m.output && (rc = md_file_check_target(m.output, err)))
+		return rc;
 	md_http *h;
 	if ((rc = tool_client(&h, err)))
 		return rc;
@@ -60,15 +64,8 @@ static int token_create(int argc, char **argv, md_error *err)
 	} else if (!rc) {
 		rc = tool_stdout(out, err);
 	}
-	if (rc && t.secret) {
-		/* Minted but not delivered: revoke it rather than orphan it. */
-		md_error rerr = {0};
-		if (md_api_token_revoke(h, user, t.meta.id, &rerr) == MD_OK)
-			md_log_warn("revoked the undelivered token %s", t.meta.id);
-		else
-			md_log_error("could not revoke the undelivered token %s: %s", t.meta.id,
-				     rerr.msg);
-	}
+	if (rc && t.secret)
+		md_mint_revoke_undelivered(h, user, &t.meta);
 	md_token_clear(&t);
 	md_http_free(h);
 	return rc;
@@ -105,7 +102,7 @@ static int token_list_print(const char *user, const md_token_meta *l, size_t n, 
 					  l[i].token_type, l[i].expire_at[0] ? l[i].expire_at : "never",
 					  l[i].created_ts, l[i].name);
 	}
-	return tool_stdout(out, err);
+	return tool_print(out, err);
 }
 
 static int token_list(int argc, char **argv, md_error *err)

@@ -2,6 +2,7 @@
 #include "api.h"
 #include "json.h"
 #include "log.h"
+#include "text.h"
 #include "validate.h"
 
 #include <stdio.h>
@@ -190,14 +191,25 @@ int md_api_user_delete(md_http *h, const char *username, md_error *err)
 	return account_missing(rc, "account delete", username, err);
 }
 
+/* A string member of a server's answer, escaped (text.h) so that whatever
+ * it holds is safe to print, log or compare. */
+static void meta_field(const md_json *d, int obj, const char *key, char *out, size_t outsz)
+{
+	char raw[256];
+	out[0] = '\0';
+	int n = md_json_str(d, md_json_get(d, obj, key), raw, sizeof raw);
+	if (n > 0)
+		md_text_escape(out, outsz, raw, (size_t)n, false);
+}
+
 static void parse_meta(const md_json *d, int obj, md_token_meta *m)
 {
 	memset(m, 0, sizeof *m);
-	md_json_str(d, md_json_get(d, obj, "id"), m->id, sizeof m->id);
-	md_json_str(d, md_json_get(d, obj, "name"), m->name, sizeof m->name);
-	md_json_str(d, md_json_get(d, obj, "token_type"), m->token_type, sizeof m->token_type);
-	md_json_str(d, md_json_get(d, obj, "expire_at"), m->expire_at, sizeof m->expire_at);
-	md_json_str(d, md_json_get(d, obj, "created_ts"), m->created_ts, sizeof m->created_ts);
+	meta_field(d, obj, "id", m->id, sizeof m->id);
+	meta_field(d, obj, "name", m->name, sizeof m->name);
+	meta_field(d, obj, "token_type", m->token_type, sizeof m->token_type);
+	meta_field(d, obj, "expire_at", m->expire_at, sizeof m->expire_at);
+	meta_field(d, obj, "created_ts", m->created_ts, sizeof m->created_ts);
 	md_json_bool(d, md_json_get(d, obj, "read_only"), &m->read_only);
 	if (!m->token_type[0])
 		snprintf(m->token_type, sizeof m->token_type, "%s",
@@ -235,11 +247,31 @@ static int token_req_check(const char *username, const md_token_req *q, md_error
 	return rc;
 }
 
+/* The token value of a 2xx answer into out->secret; on failure the token
+ * exists but cannot be used. */
+static int token_from_answer(const md_json *doc, md_token *out, md_error *err)
+{
+	out->secret = md_secret_new(1024);
+	if (!out->secret)
+		return md_err_set(err, MD_EFAIL, "out of memory");
+	/* Watched before it is checked: the check's error never shows it, but
+	 * a bad value is still somebody's token. */
+	if (md_json_str_secret(doc, md_json_get(doc, 0, "token"), out->secret) == 0)
+		md_secret_watch(out->secret);
+	int rc = md_secret_len(out->secret) == 0
+			 ? md_err_set(err, MD_EFAIL, "token create: the answer has no token value")
+			 : md_valid_token_value(md_secret_str(out->secret), md_secret_len(out->secret),
+						err);
+	if (rc)
+		md_err_prefix(err, "token create: the API's answer is unusable");
+	return rc;
+}
+
 int md_api_token_create(md_http *h, const char *username, const md_token_req *q, md_token *out,
-			bool *maybe_minted, md_error *err)
+			md_minted *minted, md_error *err)
 {
 	memset(out, 0, sizeof *out);
-	*maybe_minted = false;
+	*minted = MD_MINTED_NO;
 	int rc = token_req_check(username, q, err);
 	if (rc)
 		return rc;
@@ -252,34 +284,30 @@ int md_api_token_create(md_http *h, const char *username, const md_token_req *q,
 	rc = api_call(h, "POST", path, body, "token create", &r, &doc, err);
 	if (rc) {
 		/* No answer after sending, or a 5xx that may come after the
-		 * server did the work: the token may exist. */
-		*maybe_minted = (r.status == 0 && r.maybe_sent) || r.status >= 500;
+		 * server did the work: the token may exist. A 2xx that cannot
+		 * be read (not JSON, a repeated key) made one we cannot use. */
+		if (r.status >= 200 && r.status <= 299)
+			*minted = MD_MINTED_UNUSABLE;
+		else if ((r.status == 0 && r.maybe_sent) || r.status >= 500)
+			*minted = MD_MINTED_MAYBE;
 		md_http_resp_free(&r);
 		if (rc == MD_ECONFLICT)
 			md_err_set(err, MD_ECONFLICT, "token create: '%s' already has a live token "
 				   "named '%s'", username, q->name);
 		return account_missing(rc, "token create", username, err);
 	}
-	out->secret = md_secret_new(1024);
-	int tok = md_json_get(&doc, 0, "token");
-	if (!out->secret || md_json_str_secret(&doc, tok, out->secret) < 0 ||
-	    md_secret_len(out->secret) == 0) {
-		rc = md_err_set(err, MD_EFAIL, "token create: the answer has no token value");
-		*maybe_minted = true;
-	} else {
-		md_secret_watch(out->secret);
-		parse_meta(&doc, 0, &out->meta);
-		if (!out->meta.id[0]) {
-			rc = md_err_set(err, MD_EFAIL, "token create: the answer has no token id");
-			*maybe_minted = true;
-		}
-		if (!out->meta.name[0])
-			snprintf(out->meta.name, sizeof out->meta.name, "%s", q->name);
-	}
+	parse_meta(&doc, 0, &out->meta);
+	if (!out->meta.name[0])
+		snprintf(out->meta.name, sizeof out->meta.name, "%s", q->name);
+	rc = token_from_answer(&doc, out, err);
+	if (!rc && md_valid_token_id(out->meta.id, NULL) != MD_OK)
+		rc = md_err_set(err, MD_EFAIL, "token create: the answer has no usable token id");
 	md_json_free(&doc);
 	md_http_resp_free(&r);
-	if (rc)
-		md_token_clear(out);
+	if (rc) {
+		*minted = MD_MINTED_UNUSABLE;
+		md_secret_freep(&out->secret);
+	}
 	return rc;
 }
 
@@ -342,7 +370,7 @@ static void parse_duckling(const md_json *d, int obj, md_duckling *o)
 {
 	memset(o, 0, sizeof *o);
 	o->flock_size = o->cooldown_seconds = -1;
-	md_json_str(d, md_json_get(d, obj, "instance_size"), o->instance_size, sizeof o->instance_size);
+	meta_field(d, obj, "instance_size", o->instance_size, sizeof o->instance_size);
 	md_json_int(d, md_json_get(d, obj, "flock_size"), &o->flock_size);
 	md_json_int(d, md_json_get(d, obj, "cooldown_seconds"), &o->cooldown_seconds);
 }
@@ -436,9 +464,20 @@ int md_api_active_accounts(md_http *h, md_secret **json, md_error *err)
 	md_json doc;
 	int rc = api_call(h, "GET", path, NULL, "active accounts", &r, &doc, err);
 	if (!rc) {
+		/* Written again, never passed on raw: control bytes escaped, and
+		 * every string in plain form for the printer's redaction. */
+		md_secret *out = md_secret_new(md_secret_len(r.body) + 64);
+		md_jw w;
+		md_jw_init(&w, out);
+		if (!out || md_jw_value(&w, &doc, 0) < 0 || !md_jw_ok(&w)) {
+			md_secret_free(out);
+			rc = md_err_set(err, MD_EFAIL, "active accounts: the answer cannot be "
+					"written out (a NUL in a string, or nested deeper than %d)",
+					MD_JW_MAX_DEPTH);
+		} else {
+			*json = out;
+		}
 		md_json_free(&doc);
-		*json = r.body;
-		r.body = NULL;
 	}
 	md_http_resp_free(&r);
 	return rc;

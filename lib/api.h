@@ -6,7 +6,10 @@
  * ("code: message (issue; issue)") with its category: 401/403 auth, JSON
  * NOT_FOUND vs a plain-text no-route 404, 409 and the 400
  * alive_entity_unique_name... form as conflict, 429/5xx transient.
- * Usernames and ids are validated before they go into a URL path.
+ * Usernames and ids are validated before they go into a URL path. The
+ * server is not trusted: token values must be JWTs, every string of token
+ * metadata is escaped (text.h) as it is read, and answers with repeated
+ * keys are refused (json.h).
  */
 #ifndef MD_API_H
 #define MD_API_H
@@ -55,9 +58,19 @@ void md_token_clear(md_token *t);
 
 int md_api_user_create(md_http *h, const char *username, md_error *err);
 int md_api_user_delete(md_http *h, const char *username, md_error *err);
-/* On MD_ETRANSIENT, *maybe_minted tells whether a token may exist anyway. */
+/* What a failed mint left behind. */
+typedef enum {
+	MD_MINTED_NO,       /* nothing: the API refused, or the request never left */
+	MD_MINTED_MAYBE,    /* the answer was lost (or a 5xx): a token may exist */
+	MD_MINTED_UNUSABLE, /* a token exists but its answer is unusable (not a
+			     * JWT, no id, unreadable JSON): out->meta.id holds
+			     * its id when the answer had a valid one, else "" */
+} md_minted;
+
+/* Mints a token; the value is checked (md_valid_token_value) and watched.
+ * On failure *minted says what may be left alive. */
 int md_api_token_create(md_http *h, const char *username, const md_token_req *req, md_token *out,
-			bool *maybe_minted, md_error *err);
+			md_minted *minted, md_error *err);
 /* *out is malloc()ed (metadata only, no secrets); free() it. */
 int md_api_token_list(md_http *h, const char *username, md_token_meta **out, size_t *n,
 		      md_error *err);
@@ -65,7 +78,8 @@ int md_api_token_revoke(md_http *h, const char *username, const char *token_id, 
 int md_api_ducklings_get(md_http *h, const char *username, md_ducklings *out, md_error *err);
 int md_api_ducklings_put(md_http *h, const char *username, const md_ducklings *in,
 			 md_ducklings *out, md_error *err);
-/* The raw JSON answer (a preview endpoint whose fields may change). */
+/* The JSON answer (a preview endpoint whose fields may change), written
+ * again by md_jw_value: never the server's bytes as they came. */
 int md_api_active_accounts(md_http *h, md_secret **json, md_error *err);
 
 /* Writes the PUT body / the GET shape of a Ducklings config. */

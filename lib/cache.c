@@ -4,8 +4,11 @@
 #include "file.h"
 #include "format.h"
 #include "json.h"
+#include "lock.h"
+#include "uri.h"
 #include "log.h"
 #include "rotate.h"
+#include "validate.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -15,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -302,10 +304,10 @@ int md_cache_init(md_cache *c, const char *spec, const char *api_url, const char
 		c->kind = MD_CACHE_NONE;
 		return MD_OK;
 	}
-	const char *p = strncmp(spec, "file://", 7) == 0 ? spec + 7 : NULL;
-	if (p && strncmp(p, "localhost/", 10) == 0)
-		p += 9;
-	if (!p || p[0] != '/' || strchr(p, '?') || strchr(p, '#') || p[strlen(p) - 1] == '/')
+	md_uri u;
+	const char *p = u.path;
+	if (md_uri_parse(spec, &u, NULL) != MD_OK || strcmp(u.scheme, "file") != 0 ||
+	    u.query[0] || p[0] != '/' || p[strlen(p) - 1] == '/')
 		return md_err_set(err, MD_EUSAGE, "--cache: '%.64s' is not keyring, none or "
 				  "file:///absolute/path", spec);
 	if (strlen(p) >= sizeof c->path - 8)
@@ -357,7 +359,8 @@ int md_cache_decode(const md_secret *doc, const char *username, const char *toke
 	if (!tok)
 		return md_err_set(err, MD_EFAIL, "out of memory");
 	md_error e2 = {0};
-	if (md_fmt_read_token(doc, tok, &e->tok.meta, &e2) != MD_OK) {
+	if (md_fmt_read_token(doc, tok, &e->tok.meta, &e2) != MD_OK ||
+	    md_valid_token_value(md_secret_str(tok), md_secret_len(tok), &e2) != MD_OK) {
 		md_secret_free(tok);
 		memset(e, 0, sizeof *e);
 		return MD_OK;
@@ -402,13 +405,17 @@ void md_cache_load(md_cache *c, md_cache_entry *e)
 		}
 		md_secret_watch(doc);
 	} else if (c->kind == MD_CACHE_FILE) {
-		int rc = md_file_read_secret(c->path, CACHE_DOC_MAX, &doc, &err);
+		/* A cache file another user could have written (planted in a
+		 * shared directory, or left group- or world-writable) is a
+		 * miss: its token is never handed out; ours replaces it. */
+		int rc = md_file_read_private(c->path, CACHE_DOC_MAX, &doc, &err);
 		if (rc == MD_ENOTFOUND)
 			return;
 		if (rc != MD_OK) {
-			md_log_warn("token cache: %s", err.msg);
+			md_log_warn("token cache: %s; not using it", err.msg);
 			return;
 		}
+		md_secret_watch(doc);
 	} else {
 		return;
 	}
@@ -455,7 +462,7 @@ void md_cache_store(md_cache *c, const md_token *t, time_t now)
 		md_log_debug("cached token %s in %s (mode 0600)", t->meta.id, c->path);
 }
 
-int md_cache_lock(md_cache *c, md_error *err)
+int md_cache_lock(md_cache *c, long wait_ms, md_error *err)
 {
 	char dir[4200];
 	snprintf(dir, sizeof dir, "%s", c->lock_path);
@@ -463,25 +470,32 @@ int md_cache_lock(md_cache *c, md_error *err)
 	if (!slash)
 		return md_err_set(err, MD_EFAIL, "lock %s: not a path", c->lock_path), -1;
 	*slash = '\0';
-	if (c->kind == MD_CACHE_KEYRING && dir[0] && md_file_mkdirs(dir) < 0) {
-		md_err_set(err, MD_EFAIL, "lock directory %s: %s", dir, strerror(errno));
+	/* The keyring's lock lives in a directory of ours (made if need be);
+	 * a file cache's next to the file, wherever the user put it: the
+	 * lock file itself is checked either way. */
+	int dfd = c->kind == MD_CACHE_KEYRING
+			  ? md_dir_open_private(dir[0] ? dir : "/", true, err)
+			  : open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		if (c->kind != MD_CACHE_KEYRING)
+			md_err_set(err, MD_EFAIL, "lock directory %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	int fd = open(c->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		md_err_set(err, MD_EFAIL, "lock %s: %s", c->lock_path, strerror(errno));
+	md_lock l;
+	int rc = md_lock_take(dfd, slash + 1, wait_ms, &l, err);
+	close(dfd);
+	if (rc)
+		return -1;
+	if (l.fd < 0) {
+		char pid[32] = "";
+		if (l.holder)
+			snprintf(pid, sizeof pid, " (pid %ld)", (long)l.holder);
+		md_err_set(err, MD_ETRANSIENT, "another mdcred get%s has held %s for %llds; gave up "
+			   "after waiting %ld.%03lds", pid, c->lock_path,
+			   (long long)(time(NULL) - l.since), wait_ms / 1000, wait_ms % 1000);
 		return -1;
 	}
-	int rc;
-	while ((rc = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
-		;
-	if (rc < 0) {
-		int e = errno;
-		close(fd);
-		md_err_set(err, MD_EFAIL, "lock %s: %s", c->lock_path, strerror(e));
-		return -1;
-	}
-	return fd;
+	return l.fd;
 }
 
 void md_cache_unlock(int fd)

@@ -95,9 +95,11 @@ int md_cache_decode(const md_secret *doc, const char *username, const char *toke
 void md_cache_load(md_cache *c, md_cache_entry *e);
 /* Stores a freshly minted token (warns, never fails, on a cache problem). */
 void md_cache_store(md_cache *c, const md_token *t, time_t now);
-/* Takes the cache's exclusive lock (blocking); returns the fd, or -1 with
- * err set. The kernel drops it when the process ends. */
-int md_cache_lock(md_cache *c, md_error *err);
+/* Takes the cache's exclusive lock, waiting at most wait_ms for another
+ * caller to finish (then MD_ETRANSIENT, naming the holder); returns the
+ * fd, or -1 with err set (MD_EUSAGE: a lock file or directory another
+ * user could control, lock.h). The kernel drops it when the process ends. */
+int md_cache_lock(md_cache *c, long wait_ms, md_error *err);
 void md_cache_unlock(int fd);
 void md_cache_entry_clear(md_cache_entry *e);
 

@@ -10,8 +10,8 @@
 
 struct md_curl_fns md_curl;
 
-static pthread_once_t load_once = PTHREAD_ONCE_INIT;
-static char load_error[256];
+static pthread_once_t load_once = PTHREAD_ONCE_INIT, init_once = PTHREAD_ONCE_INIT;
+static char load_error[256], init_error[64];
 
 #define SYM(field, name)                                                        \
 	do {                                                                    \
@@ -40,6 +40,7 @@ static void curl_dl_load_once(void)
 	SYM(easy_cleanup, "curl_easy_cleanup");
 	SYM(easy_strerror, "curl_easy_strerror");
 	SYM(easy_escape, "curl_easy_escape");
+	SYM(easy_unescape, "curl_easy_unescape");
 	SYM(free, "curl_free");
 	SYM(getdate, "curl_getdate");
 	SYM(version, "curl_version");
@@ -57,14 +58,29 @@ static void curl_dl_load_once(void)
 	SYM(multi_info_read, "curl_multi_info_read");
 	SYM(multi_cleanup, "curl_multi_cleanup");
 	SYM(multi_strerror, "curl_multi_strerror");
-	if (md_curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		snprintf(load_error, sizeof load_error, "curl_global_init failed");
 }
 
-int md_curl_dl_load(md_error *err)
+static void curl_dl_init_once(void)
+{
+	if (md_curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		snprintf(init_error, sizeof init_error, "curl_global_init failed");
+}
+
+int md_curl_dl_open(md_error *err)
 {
 	pthread_once(&load_once, curl_dl_load_once);
 	if (load_error[0])
 		return md_err_set(err, MD_EFAIL, "%s", load_error);
+	return MD_OK;
+}
+
+int md_curl_dl_load(md_error *err)
+{
+	int rc = md_curl_dl_open(err);
+	if (rc)
+		return rc;
+	pthread_once(&init_once, curl_dl_init_once);
+	if (init_error[0])
+		return md_err_set(err, MD_EFAIL, "%s", init_error);
 	return MD_OK;
 }

@@ -53,7 +53,7 @@ int md_err_exit_code(const md_error *err)
 	switch (err->code) {
 	case MD_OK: case MD_EFAIL: case MD_EUSAGE: case MD_EAUTH:
 	case MD_ENOTFOUND: case MD_ECONFLICT: case MD_ETRANSIENT: case MD_ESTORE:
-	case MD_EPARTIAL:
+	case MD_EPARTIAL: case MD_ESTUCK:
 		return (int)err->code;
 	}
 	return MD_EFAIL;
@@ -71,6 +71,7 @@ const char *md_err_code_name(md_code code)
 	case MD_ETRANSIENT: return "transient";
 	case MD_ESTORE: return "store";
 	case MD_EPARTIAL: return "partial";
+	case MD_ESTUCK: return "stuck";
 	}
 	return "error";
 }

@@ -20,6 +20,7 @@ typedef enum {
 	MD_ETRANSIENT = 6, /* network, timeout, 429, 5xx after retries */
 	MD_ESTORE = 7,     /* no store took the new token (it was revoked) */
 	MD_EPARTIAL = 8,   /* some stores took the new token, others did not */
+	MD_ESTUCK = 9,     /* a rotation's lock has been held for longer than its period */
 } md_code;
 
 #define MD_ERR_MSG_MAX 512

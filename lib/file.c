@@ -54,6 +54,24 @@ static int split_path(const char *path, char *dir, char *base, size_t sz)
 	return 0;
 }
 
+int md_file_check_target(const char *path, md_error *err)
+{
+	char dir[4096], base[4096];
+	struct stat st;
+	if (!path[0] || split_path(path, dir, base, sizeof dir) < 0)
+		return md_err_set(err, MD_EUSAGE, "output path is empty or too long");
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return md_err_set(err, MD_EUSAGE, "%s %s", path, S_ISDIR(st.st_mode)
+				  ? "is a directory: name a file in it"
+				  : "exists and is not a regular file (a device, a pipe or a socket)");
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return md_err_set(err, MD_EUSAGE, "%s: directory %s does not exist", path, dir);
+	if (access(dir, W_OK | X_OK) < 0)
+		return md_err_set(err, MD_EUSAGE, "%s: cannot create files in %s: %s", path, dir,
+				  strerror(errno));
+	return MD_OK;
+}
+
 int md_file_write_atomic(const char *path, const md_secret *content, mode_t mode, md_error *err)
 {
 	return md_file_write_atomic_owned(path, content, mode, (uid_t)-1, (gid_t)-1, err);
@@ -108,13 +126,9 @@ int md_file_write_atomic_owned(const char *path, const md_secret *content, mode_
 	return MD_OK;
 }
 
-int md_file_read_secret(const char *path, size_t max, md_secret **out, md_error *err)
+/* Reads all of fd (at most max bytes) into a new secret. */
+static int read_fd_secret(int fd, const char *path, size_t max, md_secret **out, md_error *err)
 {
-	*out = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return md_err_set(err, errno == ENOENT ? MD_ENOTFOUND : MD_EFAIL, "cannot open %s: %s",
-				  path, strerror(errno));
 	md_secret *s = md_secret_new(4096);
 	char buf[4096];
 	ssize_t r;
@@ -130,7 +144,6 @@ int md_file_read_secret(const char *path, size_t max, md_secret **out, md_error 
 			rc = md_err_set(err, MD_EFAIL, "out of memory");
 	}
 	explicit_bzero(buf, sizeof buf);
-	close(fd);
 	if (rc) {
 		md_secret_free(s);
 		return rc;
@@ -139,18 +152,43 @@ int md_file_read_secret(const char *path, size_t max, md_secret **out, md_error 
 	return MD_OK;
 }
 
-int md_file_uri_path(const char *uri, char *out, size_t outsz, md_error *err)
+int md_file_read_secret(const char *path, size_t max, md_secret **out, md_error *err)
 {
-	if (strncmp(uri, "file://", 7) != 0)
-		return md_err_set(err, MD_EUSAGE,
-				  "--from: '%.64s' is not supported; use file:///absolute/path", uri);
-	const char *p = uri + 7;
-	if (strncmp(p, "localhost/", 10) == 0)
-		p += 9;
-	if (p[0] != '/' || strchr(p, '?') || strchr(p, '#'))
-		return md_err_set(err, MD_EUSAGE,
-				  "--from: '%.64s' must be file:///absolute/path", uri);
-	if (snprintf(out, outsz, "%s", p) >= (int)outsz)
-		return md_err_set(err, MD_EUSAGE, "--from: path too long");
-	return MD_OK;
+	*out = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return md_err_set(err, errno == ENOENT ? MD_ENOTFOUND : MD_EFAIL, "cannot open %s: %s",
+				  path, strerror(errno));
+	int rc = read_fd_secret(fd, path, max, out, err);
+	close(fd);
+	return rc;
+}
+
+int md_file_read_private(const char *path, size_t max, md_secret **out, md_error *err)
+{
+	*out = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return md_err_set(err, errno == ENOENT ? MD_ENOTFOUND : errno == ELOOP ? MD_EUSAGE
+											 : MD_EFAIL,
+				  "cannot open %s: %s", path,
+				  errno == ELOOP ? "it is a symlink" : strerror(errno));
+	/* Checked on what was opened, not on the name: nothing can be swapped
+	 * in between. A file someone else could have written is not ours. */
+	struct stat st;
+	int rc;
+	if (fstat(fd, &st) < 0)
+		rc = md_err_set(err, MD_EFAIL, "cannot stat %s: %s", path, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		rc = md_err_set(err, MD_EUSAGE, "%s is not a regular file", path);
+	else if (st.st_uid != geteuid())
+		rc = md_err_set(err, MD_EUSAGE, "%s is owned by uid %u, not by this user",
+				path, (unsigned)st.st_uid);
+	else if (st.st_mode & 077)
+		rc = md_err_set(err, MD_EUSAGE, "%s has mode %04o: it should be 0600", path,
+				(unsigned)(st.st_mode & 07777));
+	else
+		rc = read_fd_secret(fd, path, max, out, err);
+	close(fd);
+	return rc;
 }

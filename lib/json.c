@@ -597,6 +597,51 @@ void md_jw_null(md_jw *w)
 	jw_put(w, "null", 4);
 }
 
+/* Strings are decoded and written again by md_jw_strn: whatever escapes a
+ * server chose, the copy is canonical (so redaction can see a value it
+ * spelled with \u escapes) and terminal-safe. */
+int md_jw_value(md_jw *w, const md_json *doc, int tok)
+{
+	const jsmntok_t *t = tok_at(doc, tok);
+	if (!t)
+		return -1;
+	switch (md_json_type_of(doc, tok)) {
+	case MD_JSON_OBJECT:
+	case MD_JSON_ARRAY: {
+		bool obj = t->type == JSMN_OBJECT;
+		obj ? md_jw_obj_begin(w) : md_jw_arr_begin(w);
+		int k = tok + 1;
+		for (int i = 0; i < t->size && !w->failed; i++) {
+			if (obj) {
+				_cleanup_secret_ md_secret *key = md_secret_new(64);
+				if (!key || md_json_str_secret(doc, k, key) < 0)
+					return -1;
+				md_jw_key(w, md_secret_str(key));
+				k++;
+			}
+			if (md_jw_value(w, doc, k) < 0)
+				return -1;
+			k = json_skip(doc, k);
+		}
+		obj ? md_jw_obj_end(w) : md_jw_arr_end(w);
+		break;
+	}
+	case MD_JSON_STRING: {
+		_cleanup_secret_ md_secret *v = md_secret_new((size_t)(t->end - t->start));
+		if (!v || md_json_str_secret(doc, tok, v) < 0)
+			return -1;
+		md_jw_strn(w, md_secret_str(v), md_secret_len(v));
+		break;
+	}
+	default:
+		/* Numbers and literals: checked by the grammar, copied as they are. */
+		jw_sep(w);
+		jw_put(w, doc->src + t->start, (size_t)(t->end - t->start));
+		break;
+	}
+	return w->failed ? -1 : 0;
+}
+
 bool md_jw_ok(const md_jw *w)
 {
 	return !w->failed && w->depth == 0;

@@ -79,6 +79,9 @@ void md_jw_strn(md_jw *w, const char *s, size_t n);
 void md_jw_int(md_jw *w, long long v);
 void md_jw_bool(md_jw *w, bool v);
 void md_jw_null(md_jw *w);
+/* Writes the value tok of doc again (a server's JSON re-serialised, never
+ * copied raw). 0, or -1 (a NUL in a string, too deep, out of memory). */
+int md_jw_value(md_jw *w, const md_json *doc, int tok);
 bool md_jw_ok(const md_jw *w);
 
 /* Appends s, escaped as the inside of a JSON string (no quotes). Invalid

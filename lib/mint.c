@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "rand.h"
+#include "validate.h"
 
 int md_mint_default_name(const char *prefix, char *out, size_t outsz)
 {
@@ -60,6 +61,44 @@ static void mint_final_sweep(md_http *h, const char *username, char lost[][320],
 			    "named '%s' with 'mdcred token list %s'", e.msg, lost[0], username);
 }
 
+/* A token was made whose answer cannot be used (not a JWT, no id, an
+ * unreadable answer): revoke it, by id when the answer gave a valid one,
+ * else by its name, so nothing is left alive. err keeps why. */
+static int mint_unusable(md_http *h, const md_mint_req *req, const char *name,
+			 const md_token *t, md_error *err)
+{
+	md_error re = {0};
+	int rc;
+	if (md_valid_token_id(t->meta.id, NULL) == MD_OK) {
+		rc = md_api_token_revoke(h, req->username, t->meta.id, &re);
+		if (rc == MD_ENOTFOUND)
+			rc = MD_OK;
+	} else {
+		char names[1][320];
+		snprintf(names[0], sizeof names[0], "%s", name);
+		rc = mint_clear_orphans(h, req->username, names, 1, NULL, &re);
+	}
+	if (rc == MD_OK)
+		md_log_warn("token create: revoked the token the unusable answer made ('%s')", name);
+	else
+		md_log_error("token create: could not revoke the token the unusable answer made "
+			     "(%s); look for a token named '%s' with 'mdcred token list %s' and "
+			     "revoke it", re.msg, name, req->username);
+	return err ? err->code : MD_EFAIL;
+}
+
+int md_mint_revoke_undelivered(md_http *h, const char *username, const md_token_meta *t)
+{
+	md_error e = {0};
+	int rc = md_api_token_revoke(h, username, t->id, &e);
+	if (rc == MD_OK || rc == MD_ENOTFOUND)
+		md_log_warn("revoked the undelivered token %s ('%s')", t->id, t->name);
+	else
+		md_log_error("could not revoke the undelivered token %s ('%s'): %s; revoke it with "
+			     "'mdcred token revoke %s %s'", t->id, t->name, e.msg, username, t->id);
+	return rc == MD_ENOTFOUND ? MD_OK : rc;
+}
+
 int md_mint(md_http *h, const md_mint_req *req, md_token *out, md_error *err)
 {
 	char name[320], lost[MINT_MAX_LOST][320];
@@ -74,15 +113,22 @@ int md_mint(md_http *h, const md_mint_req *req, md_token *out, md_error *err)
 			snprintf(name, sizeof name, "%s", req->name);
 		else if (md_mint_default_name(req->name_prefix, name, sizeof name) < 0)
 			return md_err_set(err, MD_EFAIL, "cannot make a token name");
-		bool maybe = false;
-		rc = md_api_token_create(h, req->username, &q, out, &maybe, err);
+		md_minted minted = MD_MINTED_NO;
+		rc = md_api_token_create(h, req->username, &q, out, &minted, err);
 		/* A given name already live after a lost answer: the lost mint
 		 * finished late. Clear it like any orphan. */
 		if (rc == MD_ECONFLICT && nlost > 0 && req->name)
-			maybe = true;
-		if (rc == MD_OK)
-			mint_final_sweep(h, req->username, lost, nlost, out->meta.id);
-		if (rc == MD_OK || !maybe)
+			minted = MD_MINTED_MAYBE;
+		if (rc == MD_OK || minted == MD_MINTED_UNUSABLE)
+			mint_final_sweep(h, req->username, lost, nlost, rc == MD_OK ? out->meta.id
+										       : NULL);
+		if (minted == MD_MINTED_UNUSABLE) {
+			/* A server that answers garbage is not asked again. */
+			rc = mint_unusable(h, req, name, out, err);
+			md_token_clear(out);
+			return rc;
+		}
+		if (rc == MD_OK || minted != MD_MINTED_MAYBE)
 			return rc;
 		if (nlost == 0 || strcmp(lost[nlost - 1], name) != 0)
 			memcpy(lost[nlost++], name, sizeof name);

@@ -32,4 +32,9 @@ typedef struct {
 
 int md_mint(md_http *h, const md_mint_req *req, md_token *out, md_error *err);
 
+/* A token we minted could not be delivered (its output failed, no store
+ * took it): revoke it rather than leave it alive, and say which happened.
+ * MD_OK when it is gone. Every delivery path uses this one. */
+int md_mint_revoke_undelivered(md_http *h, const char *username, const md_token_meta *t);
+
 #endif

@@ -30,7 +30,12 @@ int md_push(md_http *h, const md_mint_req *req, md_store **stores, size_t n, md_
 {
 	memset(res, 0, sizeof *res);
 	md_token t = {0};
-	int rc = md_mint(h, req, &t, err);
+	int rc;
+	/* What can be known without sending anything, before a token exists. */
+	for (size_t i = 0; i < n; i++)
+		if ((rc = md_store_check(stores[i], err)))
+			return rc;
+	rc = md_mint(h, req, &t, err);
 	if (rc)
 		return rc;
 	res->meta = t.meta;
@@ -38,7 +43,8 @@ int md_push(md_http *h, const md_mint_req *req, md_store **stores, size_t n, md_
 	int unknown = 0;
 	for (size_t i = 0; i < n; i++) {
 		md_error e = {0}, ve = {0};
-		int wrc = md_store_write(stores[i], &t, req->username, &e);
+		bool maybe_written;
+		int wrc = md_store_write(stores[i], &t, req->username, &maybe_written, &e);
 		/* The store is the judge, also after a failed write (its answer
 		 * may have been lost after it landed). */
 		int holds = push_holds(stores[i], &t, &ve);
@@ -52,9 +58,10 @@ int md_push(md_http *h, const md_mint_req *req, md_store **stores, size_t n, md_
 		md_error *why = wrc ? &e : &ve;
 		md_log_error("%s", why->msg);
 		/* Unknown only if the write may have landed: it succeeded, or
-		 * failed without an answer that says no (a refusal - auth, TLS,
-		 * a 4xx, a conflict - is a definite no). */
-		if (holds < 0 && (wrc == MD_OK || wrc == MD_ETRANSIENT)) {
+		 * was sent and no answer said no. Nothing sent (the store could
+		 * not be read or reached first) or a refusal - auth, TLS, a 4xx,
+		 * a conflict - is a definite no. */
+		if (holds < 0 && maybe_written) {
 			unknown++;
 			md_log_warn("cannot tell whether %s holds token %s: keeping the token alive",
 				    md_store_describe(stores[i]), t.meta.id);
@@ -69,12 +76,8 @@ int md_push(md_http *h, const md_mint_req *req, md_store **stores, size_t n, md_
 	}
 	if (res->ok == 0 && unknown == 0) {
 		/* Every store is known not to hold it: leave nothing alive. */
-		md_error re = {0};
-		if (md_api_token_revoke(h, req->username, t.meta.id, &re) == MD_OK)
-			md_log_warn("no store took token %s; revoked it", t.meta.id);
-		else
-			md_log_error("no store took token %s and revoking it failed: %s", t.meta.id,
-				     re.msg);
+		md_log_warn("no store took token %s", t.meta.id);
+		md_mint_revoke_undelivered(h, req->username, &t.meta);
 		md_token_clear(&t);
 		return md_err_set(err, MD_ESTORE, "push: no store took the new token (%s)", first.msg);
 	}

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "rotate.h"
 #include "file.h"
+#include "lock.h"
 #include "log.h"
 #include "mint.h"
 #include "push.h"
@@ -58,33 +59,33 @@ int md_rot_default_state_dir(char *out, size_t sz)
 }
 
 
-/* The role's lock; -1 and *busy when another run holds it. The kernel
- * drops it when the process ends, however it ends. */
-static int rot_lock(const md_rot_req *rq, bool *busy, md_error *err)
+/* The role's lock in the state dir (both checked: lock.h). Another run
+ * holding it means "skipped" while it is younger than the role's period;
+ * held longer, the rotation is stuck and says so (MD_ESTUCK), so
+ * monitoring does not see green forever. The kernel drops the lock when
+ * the process ends, however it ends. */
+static int rot_lock(const md_rot_req *rq, md_lock *l, md_error *err)
 {
-	char path[4200];
-	*busy = false;
-	if (md_file_mkdirs(rq->state_dir) < 0) {
-		md_err_set(err, MD_EFAIL, "state dir %s: %s", rq->state_dir, strerror(errno));
-		return -1;
+	char name[96];
+	int dfd = md_dir_open_private(rq->state_dir, true, err);
+	if (dfd < 0) {
+		md_err_prefix(err, "state dir");
+		return err ? err->code : MD_EFAIL;
 	}
-	snprintf(path, sizeof path, "%s/%s.lock", rq->state_dir, rq->role);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		md_err_set(err, MD_EFAIL, "lock %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int e = errno;
-		close(fd);
-		if (e == EWOULDBLOCK) {
-			*busy = true;
-			return -1;
-		}
-		md_err_set(err, MD_EFAIL, "lock %s: %s", path, strerror(e));
-		return -1;
-	}
-	return fd;
+	snprintf(name, sizeof name, "%s.lock", rq->role);
+	int rc = md_lock_take(dfd, name, 0, l, err);
+	close(dfd);
+	if (rc || l->fd >= 0)
+		return rc;
+	long long held = (long long)(time(NULL) - l->since);
+	if (held < rq->every)
+		return MD_OK;
+	char pid[32] = "";
+	if (l->holder)
+		snprintf(pid, sizeof pid, " (pid %ld)", (long)l->holder);
+	return md_err_set(err, MD_ESTUCK, "another rotation%s has held the lock %s/%s for %llds, "
+			  "longer than the rotation period (%llds): it is stuck; look at that "
+			  "process", pid, rq->state_dir, name, held, rq->every);
 }
 
 static time_t parse_ts(const char *s)
@@ -281,16 +282,15 @@ int md_rotate(md_http *h, const md_rot_req *rq, md_store **stores, size_t n, md_
 	int rc = md_rot_valid_role(rq->role, err);
 	if (rc)
 		return rc;
-	bool busy;
-	int fd = rot_lock(rq, &busy, err);
-	if (fd < 0 && busy) {
+	md_lock l;
+	if ((rc = rot_lock(rq, &l, err)))
+		return rc;
+	if (l.fd < 0) {
 		res->action = MD_ROT_SKIPPED;
 		md_log_info("another rotation holds the lock; skipped");
 		return MD_OK;
 	}
-	if (fd < 0)
-		return MD_EFAIL;
 	rc = rot_run(h, rq, stores, n, res, err);
-	close(fd);
+	md_lock_release(&l);
 	return rc;
 }

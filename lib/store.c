@@ -1,5 +1,6 @@
 /* store.c - see store.h: URI dispatch and what all stores share. */
 #include "store_int.h"
+#include "validate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,11 +8,11 @@
 
 static const struct {
 	const char *scheme;
-	int (*open)(const char *rest, md_store *st, md_error *err);
+	int (*open)(const md_uri *u, md_store *st, md_error *err);
 } schemes[] = {
-	{"file://", md_store_file_open},
-	{"vault://", md_store_vault_open},
-	{"k8s://", md_store_k8s_open},
+	{"file", md_store_file_open},
+	{"vault", md_store_vault_open},
+	{"k8s", md_store_k8s_open},
 };
 
 static long store_timeout = 30;
@@ -49,22 +50,26 @@ int md_store_retries(void)
 int md_store_open(const char *uri, md_store **out, md_error *err)
 {
 	*out = NULL;
-	for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
-		size_t n = strlen(schemes[i].scheme);
-		if (strncmp(uri, schemes[i].scheme, n) != 0)
+	md_uri u;
+	int rc = md_uri_parse(uri, &u, err);
+	for (size_t i = 0; rc == MD_OK && i < sizeof schemes / sizeof schemes[0]; i++) {
+		if (strcmp(u.scheme, schemes[i].scheme) != 0)
 			continue;
 		md_store *st = calloc(1, sizeof *st);
 		if (!st)
 			return md_err_set(err, MD_EFAIL, "out of memory");
 		snprintf(st->describe, sizeof st->describe, "%s", uri);
-		int rc = schemes[i].open(uri + n, st, err);
-		if (rc) {
+		if ((rc = schemes[i].open(&u, st, err))) {
 			md_err_prefix(err, "store %.200s", uri);
 			free(st);
 			return rc;
 		}
 		*out = st;
 		return MD_OK;
+	}
+	if (rc) {
+		md_err_prefix(err, "store");
+		return rc;
 	}
 	return md_err_set(err, MD_EUSAGE,
 			  "store '%.200s': expected file:///path, vault://[HOST:PORT]/MOUNT/PATH or "
@@ -126,9 +131,21 @@ const char *md_store_describe(const md_store *st)
 	return st->describe;
 }
 
-int md_store_write(md_store *st, const md_token *t, const char *username, md_error *err)
+int md_store_write(md_store *st, const md_token *t, const char *username, bool *maybe_written,
+		   md_error *err)
 {
-	int rc = st->ops->write(st, t, username, err);
+	*maybe_written = false;
+	int rc = st->ops->write(st, t, username, maybe_written, err);
+	if (rc == MD_OK)
+		*maybe_written = true;
+	if (rc)
+		md_err_prefix(err, "store %.200s", st->describe);
+	return rc;
+}
+
+int md_store_check(md_store *st, md_error *err)
+{
+	int rc = st->ops->check ? st->ops->check(st, err) : MD_OK;
 	if (rc)
 		md_err_prefix(err, "store %.200s", st->describe);
 	return rc;
@@ -139,6 +156,11 @@ int md_store_read(md_store *st, md_store_value *v, md_error *err)
 	memset(v, 0, sizeof *v);
 	v->version = -1;
 	int rc = st->ops->read(st, v, err);
+	/* A store is as untrusted as a server: what it holds goes into
+	 * environments and files, so it must be a token and nothing else. */
+	if (!rc && v->token &&
+	    (rc = md_valid_token_value(md_secret_str(v->token), md_secret_len(v->token), err)))
+		md_store_value_clear(v);
 	if (rc)
 		md_err_prefix(err, "store %.200s", st->describe);
 	return rc;
@@ -149,25 +171,4 @@ void md_store_value_clear(md_store_value *v)
 	md_secret_free(v->token);
 	memset(v, 0, sizeof *v);
 	v->version = -1;
-}
-
-int md_store_query_each(const char *q, int (*fn)(void *, const char *, const char *, md_error *),
-			void *ud, md_error *err)
-{
-	char buf[512];
-	if (!q || !*q)
-		return MD_OK;
-	if (snprintf(buf, sizeof buf, "%s", q) >= (int)sizeof buf)
-		return md_err_set(err, MD_EUSAGE, "query too long");
-	char *save = NULL;
-	for (char *kv = strtok_r(buf, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
-		char *eq = strchr(kv, '=');
-		if (!eq)
-			return md_err_set(err, MD_EUSAGE, "query part '%.64s' is not key=value", kv);
-		*eq = '\0';
-		int rc = fn(ud, kv, eq + 1, err);
-		if (rc)
-			return rc;
-	}
-	return MD_OK;
 }

@@ -59,8 +59,15 @@ bool md_store_find_twins(md_store *const *stores, size_t n, size_t *first, size_
 
 /* Writes t (its secret and meta) for username. Stores with versions write
  * only over the version they last read (cas / resourceVersion), so two
- * writers cannot overwrite each other silently: MD_ECONFLICT then. */
-int md_store_write(md_store *st, const md_token *t, const char *username, md_error *err);
+ * writers cannot overwrite each other silently: MD_ECONFLICT then. On
+ * failure *maybe_written tells whether the write may have landed anyway
+ * (it was sent and no clear refusal came back): false means the store
+ * still holds what it held (nothing was sent, or it said no). */
+int md_store_write(md_store *st, const md_token *t, const char *username, bool *maybe_written,
+		   md_error *err);
+/* What can be known without sending anything, checked before a token is
+ * minted for the store (a file store's target: file.h). MD_EUSAGE. */
+int md_store_check(md_store *st, md_error *err);
 /* Reads what the store holds; v->token NULL and MD_OK when it holds nothing. */
 int md_store_read(md_store *st, md_store_value *v, md_error *err);
 void md_store_value_clear(md_store_value *v);

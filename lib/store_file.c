@@ -75,8 +75,10 @@ static int sidecar_path(const struct file_store *f, char *out, size_t sz)
 	return snprintf(out, sz, "%s.meta.json", f->path) < (int)sz ? 0 : -1;
 }
 
-static int file_write(md_store *st, const md_token *t, const char *user, md_error *err)
+static int file_write(md_store *st, const md_token *t, const char *user, bool *maybe_written,
+		      md_error *err)
 {
+	(void)maybe_written; /* local: the rename happened (MD_OK) or did not */
 	struct file_store *f = st->impl;
 	_cleanup_secret_ md_secret *c = md_secret_new(2048);
 	if (!c)
@@ -173,12 +175,22 @@ static int file_read(md_store *st, md_store_value *v, md_error *err)
 	return MD_OK;
 }
 
+static int file_check(md_store *st, md_error *err)
+{
+	struct file_store *f = st->impl;
+	char side[PATH_MAX + 16];
+	int rc = md_file_check_target(f->path, err);
+	if (!rc && f->fmt == MD_FMT_TOKEN && sidecar_path(f, side, sizeof side) == 0)
+		rc = md_file_check_target(side, err);
+	return rc;
+}
+
 static void file_free(md_store *st)
 {
 	free(st->impl);
 }
 
-static const struct md_store_ops file_ops = {file_write, file_read, file_free};
+static const struct md_store_ops file_ops = {file_write, file_read, file_check, file_free};
 
 /* path with "//", "." and ".." taken out, as far as text can tell. */
 static void path_lexical(const char *path, char *out, size_t sz)
@@ -221,8 +233,13 @@ static void file_ident(const char *path, char *out, size_t sz)
 		snprintf(out, sz, "file:%s/%s", lex, slash + 1);
 }
 
-int md_store_file_open(const char *rest, md_store *st, md_error *err)
+int md_store_file_open(const md_uri *u, md_store *st, md_error *err)
 {
+	/* libcurl takes no host but localhost (which it drops) for file://. */
+	if (u->port[0] || u->path[0] != '/')
+		return md_err_set(err, MD_EUSAGE, "expected file:///absolute/path");
+	if (strlen(u->path) >= PATH_MAX - 16)
+		return md_err_set(err, MD_EUSAGE, "path too long");
 	struct file_store *f = calloc(1, sizeof *f);
 	if (!f)
 		return md_err_set(err, MD_EFAIL, "out of memory");
@@ -230,19 +247,8 @@ int md_store_file_open(const char *rest, md_store *st, md_error *err)
 	f->mode = 0600;
 	f->uid = (uid_t)-1;
 	f->gid = (gid_t)-1;
-	const char *q = strchr(rest, '?');
-	size_t plen = q ? (size_t)(q - rest) : strlen(rest);
-	if (strncmp(rest, "localhost/", 10) == 0) {
-		rest += 9;
-		plen -= 9;
-	}
-	int rc = MD_OK;
-	if (plen == 0 || rest[0] != '/' || plen >= sizeof f->path || memchr(rest, '#', plen))
-		rc = md_err_set(err, MD_EUSAGE, "expected file:///absolute/path");
-	else
-		snprintf(f->path, sizeof f->path, "%.*s", (int)plen, rest);
-	if (!rc && q)
-		rc = md_store_query_each(q + 1, file_opt, f, err);
+	snprintf(f->path, sizeof f->path, "%s", u->path);
+	int rc = md_uri_query_each(u->query, file_opt, f, err);
 	if (rc) {
 		free(f);
 		return rc;

@@ -5,10 +5,16 @@
 #include <limits.h>
 
 #include "store.h"
+#include "uri.h"
 
 struct md_store_ops {
-	int (*write)(md_store *st, const md_token *t, const char *username, md_error *err);
+	/* *maybe_written: set when a request that writes was sent and its
+	 * outcome is not a clear refusal (it may have landed). */
+	int (*write)(md_store *st, const md_token *t, const char *username, bool *maybe_written,
+		     md_error *err);
 	int (*read)(md_store *st, md_store_value *v, md_error *err);
+	/* What can be known locally before a token is minted; NULL: nothing. */
+	int (*check)(md_store *st, md_error *err);
 	void (*free)(md_store *st);
 };
 
@@ -19,15 +25,10 @@ struct md_store {
 	void *impl;
 };
 
-/* Each module parses the rest of its URI (after "scheme://") into st. */
-int md_store_file_open(const char *rest, md_store *st, md_error *err);
-int md_store_vault_open(const char *rest, md_store *st, md_error *err);
-int md_store_k8s_open(const char *rest, md_store *st, md_error *err);
-
-/* "?a=b&c=d" query parsing shared by the modules: calls fn per pair
- * (values are not percent-decoded: store options are plain words). */
-int md_store_query_each(const char *query, int (*fn)(void *ud, const char *key, const char *val,
-						     md_error *err),
-			void *ud, md_error *err);
+/* Each module checks the parts of its URI (parsed once, uri.h: host, port,
+ * decoded path, query) and fills st. */
+int md_store_file_open(const md_uri *u, md_store *st, md_error *err);
+int md_store_vault_open(const md_uri *u, md_store *st, md_error *err);
+int md_store_k8s_open(const md_uri *u, md_store *st, md_error *err);
 
 #endif

@@ -395,7 +395,8 @@ static void write_annotations(md_jw *w, const md_token *t, const char *username)
 	md_jw_obj_end(w);
 }
 
-static int k8s_write(md_store *st, const md_token *t, const char *username, md_error *err)
+static int k8s_write(md_store *st, const md_token *t, const char *username, bool *maybe_written,
+		     md_error *err)
 {
 	k8s_store *ks = st->impl;
 	if (!t->secret || md_secret_len(t->secret) == 0)
@@ -458,6 +459,7 @@ static int k8s_write(md_store *st, const md_token *t, const char *username, md_e
 	 * without an answer). The new token is unique: if the Secret holds it,
 	 * the write was ours. */
 	bool maybe = rc ? r.maybe_sent : s == 409 || (s >= 500 && s != 501);
+	*maybe_written = maybe;
 	ks->known = false; /* whatever happened, the next write reads afresh */
 	if (rc == MD_OK && (s == 200 || s == 201)) {
 		md_json d;
@@ -504,46 +506,30 @@ static void k8s_free(md_store *st)
 	st->impl = NULL;
 }
 
-static const struct md_store_ops k8s_ops = {k8s_write, k8s_read, k8s_free};
+static const struct md_store_ops k8s_ops = {k8s_write, k8s_read, NULL, k8s_free};
 
-int md_store_k8s_open(const char *rest, md_store *st, md_error *err)
+int md_store_k8s_open(const md_uri *u, md_store *st, md_error *err)
 {
+	const char *name = u->path[0] == '/' ? u->path + 1 : "";
+	if (u->port[0] || !u->host[0] || !name[0] || strchr(name, '/'))
+		return md_err_set(err, MD_EUSAGE, "expected k8s://NAMESPACE/SECRET[?key=KEY]");
+	if (!dns1123(u->host, 63, false))
+		return md_err_set(err, MD_EUSAGE, "namespace '%.64s' is not a valid DNS-1123 label "
+				  "(1 to 63 of a-z 0-9 '-', starting and ending alphanumeric)",
+				  u->host);
+	if (!dns1123(name, 253, true))
+		return md_err_set(err, MD_EUSAGE, "secret name '%.64s' is not a valid DNS-1123 "
+				  "subdomain (1 to 253 of a-z 0-9 '-' '.', starting and ending "
+				  "alphanumeric)", name);
 	k8s_store *ks = calloc(1, sizeof *ks);
 	if (!ks)
 		return md_err_set(err, MD_EFAIL, "out of memory");
 	snprintf(ks->key, sizeof ks->key, "MOTHERDUCK_TOKEN");
-	char buf[600];
-	int rc = MD_OK;
-	if (snprintf(buf, sizeof buf, "%s", rest) >= (int)sizeof buf) {
-		rc = md_err_set(err, MD_EUSAGE, "URI too long");
-		goto out;
-	}
-	char *q = strchr(buf, '?');
-	if (q)
-		*q++ = '\0';
-	char *slash = strchr(buf, '/');
-	if (!slash || strchr(slash + 1, '/')) {
-		rc = md_err_set(err, MD_EUSAGE, "expected k8s://NAMESPACE/SECRET[?key=KEY]");
-		goto out;
-	}
-	*slash = '\0';
-	if (!dns1123(buf, 63, false)) {
-		rc = md_err_set(err, MD_EUSAGE, "namespace '%.64s' is not a valid DNS-1123 label "
-				"(1 to 63 of a-z 0-9 '-', starting and ending alphanumeric)", buf);
-		goto out;
-	}
-	if (!dns1123(slash + 1, 253, true)) {
-		rc = md_err_set(err, MD_EUSAGE, "secret name '%.64s' is not a valid DNS-1123 "
-				"subdomain (1 to 253 of a-z 0-9 '-' '.', starting and ending "
-				"alphanumeric)", slash + 1);
-		goto out;
-	}
-	snprintf(ks->ns, sizeof ks->ns, "%s", buf);
-	snprintf(ks->name, sizeof ks->name, "%s", slash + 1);
-	rc = md_store_query_each(q, on_query, ks, err);
+	snprintf(ks->ns, sizeof ks->ns, "%s", u->host);
+	snprintf(ks->name, sizeof ks->name, "%s", name);
+	int rc = md_uri_query_each(u->query, on_query, ks, err);
 	if (!rc)
 		rc = k8s_config(ks, err);
-out:
 	if (rc) {
 		free(ks);
 		return rc;

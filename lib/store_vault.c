@@ -418,7 +418,8 @@ static md_secret *write_body(const vault_store *v, const md_token *t, const char
 	return b;
 }
 
-static int vault_write(md_store *st, const md_token *t, const char *username, md_error *err)
+static int vault_write(md_store *st, const md_token *t, const char *username, bool *maybe_written,
+		       md_error *err)
 {
 	vault_store *v = st->impl;
 	if (!t->secret || md_secret_len(t->secret) == 0)
@@ -436,6 +437,7 @@ static int vault_write(md_store *st, const md_token *t, const char *username, md
 	if (rc) {
 		md_http_resp_free(&r);
 		md_err_prefix(err, "vault: write");
+		*maybe_written = r.maybe_sent;
 		if (r.maybe_sent && err) {
 			size_t n = strlen(err->msg);
 			snprintf(err->msg + n, sizeof err->msg - n, " (the write may or may not have "
@@ -459,6 +461,7 @@ static int vault_write(md_store *st, const md_token *t, const char *username, md
 	}
 	if (r.status != 200 && r.status != 204) {
 		rc = store_error(v, &r, "write", err);
+		*maybe_written = r.status >= 500;
 		if (r.status >= 500 && err) {
 			size_t n = strlen(err->msg);
 			snprintf(err->msg + n, sizeof err->msg - n, " (the write may or may not have "
@@ -493,57 +496,41 @@ static void vault_free(md_store *st)
 	st->impl = NULL;
 }
 
-static const struct md_store_ops vault_ops = {vault_write, vault_read, vault_free};
+static const struct md_store_ops vault_ops = {vault_write, vault_read, NULL, vault_free};
 
-int md_store_vault_open(const char *rest, md_store *st, md_error *err)
+int md_store_vault_open(const md_uri *u, md_store *st, md_error *err)
 {
+	/* vault://HOST:PORT/MOUNT/PATH, or vault:///MOUNT/PATH for VAULT_ADDR.
+	 * A host without a port is refused rather than guessed at: in
+	 * vault://secret/app, "secret" would be a host to the parser and a
+	 * mount to a reader. */
+	if (u->host[0] && !u->port[0])
+		return md_err_set(err, MD_EUSAGE, "'%.200s' is read as a Vault host without a port: "
+				  "give vault://HOST:PORT/MOUNT/PATH, or vault:///%s%s to use "
+				  "VAULT_ADDR", u->host, u->host, u->path);
+	if (u->path[0] != '/')
+		return md_err_set(err, MD_EUSAGE, "expected vault://[HOST:PORT]/MOUNT/PATH");
 	vault_store *v = calloc(1, sizeof *v);
 	if (!v)
 		return md_err_set(err, MD_EFAIL, "out of memory");
 	v->last_version = -1;
 	snprintf(v->field, sizeof v->field, "token");
-	char buf[1024];
-	int rc;
-	if (snprintf(buf, sizeof buf, "%s", rest) >= (int)sizeof buf) {
-		rc = md_err_set(err, MD_EUSAGE, "URI too long");
-		goto fail;
-	}
 	struct uri_opts o = {v, ""};
-	char *q = strchr(buf, '?');
-	if (q) {
-		*q++ = '\0';
-		if ((rc = md_store_query_each(q, uri_opt, &o, err)))
-			goto fail;
+	char host[300] = "";
+	if (u->host[0])
+		snprintf(host, sizeof host, "%s:%s", u->host, u->port);
+	int rc;
+	if ((rc = md_uri_query_each(u->query, uri_opt, &o, err)) ||
+	    (rc = parse_mount_path(u->path + 1, v, err)) ||
+	    (rc = set_addr(v, host, strlen(host), o.scheme, err)) || (rc = set_env(v, err)) ||
+	    (rc = md_vault_auth_new(&v->auth, err))) {
+		md_vault_auth_free(v->auth);
+		free(v);
+		return rc;
 	}
-	/* [HOST:PORT]/MOUNT/PATH: a first segment with a port (or an IPv6
-	 * literal) is the address; "vault:///MOUNT/PATH" and "vault://MOUNT/PATH"
-	 * take VAULT_ADDR. */
-	const char *host = buf, *mp = buf;
-	size_t hl = 0;
-	if (buf[0] == '/') {
-		mp = buf + 1;
-	} else {
-		size_t first = strcspn(buf, "/");
-		if (memchr(buf, ':', first) || buf[0] == '[') {
-			hl = first;
-			mp = buf[first] ? buf + first + 1 : buf + first;
-		} else if (memchr(buf, '.', first)) {
-			rc = md_err_set(err, MD_EUSAGE, "'%.*s' looks like a host without a port: give "
-					"HOST:PORT, or vault:///MOUNT/PATH to use VAULT_ADDR",
-					(int)first, buf);
-			goto fail;
-		}
-	}
-	if ((rc = parse_mount_path(mp, v, err)) || (rc = set_addr(v, host, hl, o.scheme, err)) ||
-	    (rc = set_env(v, err)) || (rc = md_vault_auth_new(&v->auth, err)))
-		goto fail;
 	snprintf(st->ident, sizeof st->ident, "vault:%s|%s|%s/%s", v->addr, v->ns_header, v->mount,
 		 v->path);
 	st->ops = &vault_ops;
 	st->impl = v;
 	return MD_OK;
-fail:
-	md_vault_auth_free(v->auth);
-	free(v);
-	return rc;
 }

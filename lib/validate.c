@@ -123,6 +123,31 @@ int md_valid_token_id(const char *s, md_error *err)
 	return MD_OK;
 }
 
+static bool base64url_char(unsigned char c)
+{
+	return isascii(c) && (isalnum(c) || c == '-' || c == '_');
+}
+
+int md_valid_token_value(const char *s, size_t n, md_error *err)
+{
+	size_t part = 0, parts = 1;
+	bool ok = n >= 5 && n <= MD_TOKEN_VALUE_MAX;
+	for (size_t i = 0; ok && i < n; i++) {
+		if (s[i] == '.') {
+			ok = part > 0 && ++parts <= 3;
+			part = 0;
+		} else {
+			ok = base64url_char((unsigned char)s[i]);
+			part++;
+		}
+	}
+	if (ok && parts == 3 && part > 0)
+		return MD_OK;
+	/* Never the value in the message: it may be a real token, mangled. */
+	return md_err_set(err, MD_EFAIL, "the value is not a MotherDuck token (a JWT: three "
+			  "base64url parts joined by '.', at most %d bytes)", MD_TOKEN_VALUE_MAX);
+}
+
 int md_valid_instance_size(const char *what, const char *s, md_error *err)
 {
 	static const char *const sizes[] = {"pulse", "standard", "jumbo", "mega", "giga"};

@@ -35,6 +35,13 @@ int md_valid_token_name(const char *s, md_error *err);
 int md_valid_token_type(const char *s, md_error *err);
 /* Token ids go into URL paths: only [A-Za-z0-9-], 1..64. */
 int md_valid_token_id(const char *s, md_error *err);
+/* A token value as the API issues it: a JWT, three non-empty base64url
+ * parts joined by '.' (no padding, no white space, nothing else), at most
+ * MD_TOKEN_VALUE_MAX bytes. Anything else is refused (MD_EFAIL) before it
+ * can reach a file, a store or an environment: a value with a newline
+ * would inject a line into an env file. */
+#define MD_TOKEN_VALUE_MAX 16384
+int md_valid_token_value(const char *s, size_t n, md_error *err);
 /* pulse | standard | jumbo | mega | giga */
 int md_valid_instance_size(const char *what, const char *s, md_error *err);
 int md_valid_flock_size(const char *s, long long *out, md_error *err);

@@ -126,23 +126,25 @@ END_TEST
 START_TEST(store_failures_keep_invariants)
 {
 	rot_setup();
-	char bad[1400];
-	snprintf(bad, sizeof bad, "file://%s", h_path(true, "no-dir/rot.json"));
+	/* A Vault nobody answers: nothing is ever written to it. */
+	const char *bad = "vault://127.0.0.1:1/secret/rot";
+	static const char *const env[] = {"VAULT_TOKEN=not-a-real-vault-token", NULL};
 	h_result r;
 	ROTATE(&r, "--ttl", "1h");
 	h_result_free(&r);
 	char before[80], after[80];
 	assert_store_live(before, sizeof before);
 	/* Partial: the good store moves on, the bad one keeps nothing alive. */
-	ROTATE(&r, "--ttl", "1h", "--force", "--grace", "0", "--store", bad);
+	h_run(&r, 0, NULL, env, "--retries", "0", "rotate", USER, "--state-dir", state, "--store",
+	      good, "--ttl", "1h", "--force", "--grace", "0", "--store", bad, NULL);
 	ck_assert_exit(r, 8);
 	h_result_free(&r);
 	assert_store_live(after, sizeof after);
 	ck_assert_str_ne(before, after);
 	/* No store takes it: the new token is revoked, the store still holds
 	 * its live token. */
-	h_run(&r, 0, NULL, NULL, "rotate", USER, "--state-dir", state, "--force", "--store", bad,
-	      NULL);
+	h_run(&r, 0, NULL, env, "--retries", "0", "rotate", USER, "--state-dir", state, "--force",
+	      "--store", bad, NULL);
 	ck_assert_exit(r, 7);
 	h_result_free(&r);
 	assert_store_live(before, sizeof before);

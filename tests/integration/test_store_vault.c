@@ -586,6 +586,24 @@ START_TEST(store_persistent_503_transient_read)
 }
 END_TEST
 
+/* A Vault that cannot be read (GET 503 every time) is never written: the
+ * new token is in no store, so it is revoked and the exit is 7, not a
+ * "partial" 8 that keeps an orphan alive every run. */
+START_TEST(unreadable_store_nothing_written_revoked)
+{
+	h_make_account(USER);
+	const char *env[] = {env_root, env_home_none, "MDCRED_RETRIES=0", NULL};
+	fv_fault("{\"method\":\"GET\",\"path\":\"/v1/secret/data/mdcred/unreadable\","
+		 "\"status\":503,\"count\":-1}");
+	h_result r;
+	push(&r, env, 7, "--store", vault_uri("secret/mdcred/unreadable"), NULL);
+	ck_assert(h_contains(r.err, "revoked the undelivered token"));
+	h_result_free(&r);
+	ck_assert_int_eq(fv_count("POST", "/v1/secret/data/mdcred/unreadable", NULL, -1), 0);
+	ck_assert_int_eq(h_live_tokens(USER), 0);
+}
+END_TEST
+
 START_TEST(https_with_vault_cacert)
 {
 	h_make_account(USER);
@@ -632,6 +650,7 @@ Suite *suite_store_vault(void)
 	tcase_add_test(tc, no_credentials_or_bad_uri_sends_nothing);
 	tcase_add_test(tc, store_503_retry_after_retried);
 	tcase_add_test(tc, store_persistent_503_transient_read);
+	tcase_add_test(tc, unreadable_store_nothing_written_revoked);
 	tcase_add_test(tc, https_with_vault_cacert);
 	suite_add_tcase(s, tc);
 	return s;

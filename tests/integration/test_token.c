@@ -136,16 +136,28 @@ START_TEST(create_output_file_atomic_0600)
 }
 END_TEST
 
-START_TEST(create_output_failure_revokes)
+/* An --output that cannot take the token is found before one is minted
+ * (exit 2: nothing was sent): a missing directory, a directory, a device. */
+START_TEST(create_output_checked_before_minting)
 {
 	setup_account();
-	h_result r;
-	h_run(&r, 0, NULL, NULL, "token", "create", USER, "--output",
-	      h_path(true, "no/such/dir/tok"), NULL);
-	ck_assert_exit(r, 1);
-	ck_assert(h_contains(r.err, "revoked the undelivered token"));
+	int sent = h_request_count();
+	const char *dir = h_path(true, "out-dir");
+	mkdir(dir, 0700);
+	const char *const bad[][2] = {
+		{h_path(true, "no/such/dir/tok"), "does not exist"},
+		{dir, "is a directory"},
+		{"/dev/null", "not a regular file"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		h_result r;
+		h_run(&r, 0, NULL, NULL, "token", "create", USER, "--output", bad[i][0], NULL);
+		ck_assert_exit(r, 2);
+		ck_assert_msg(h_contains(r.err, bad[i][1]), "case %zu: %s", i, md_secret_str(r.err));
+		h_result_free(&r);
+	}
+	ck_assert_int_eq(h_request_count(), sent);
 	ck_assert_int_eq(h_live_tokens(USER), 0);
-	h_result_free(&r);
 }
 END_TEST
 
@@ -284,7 +296,7 @@ Suite *suite_token(void)
 	tcase_add_test(tc, create_default_prints_only_token);
 	tcase_add_test(tc, create_formats);
 	tcase_add_test(tc, create_output_file_atomic_0600);
-	tcase_add_test(tc, create_output_failure_revokes);
+	tcase_add_test(tc, create_output_checked_before_minting);
 	tcase_add_test(tc, create_duplicate_name_conflict);
 	tcase_add_test(tc, create_ttl_none_warns);
 	tcase_add_test(tc, list_and_revoke);
