@@ -96,7 +96,9 @@ static const char help_token[] =
 "expire_at}. --output FILE writes that instead to FILE atomically with mode\n"
 "0600 and prints nothing secret. A name that is already live exits 5. If the\n"
 "mint's answer is lost, mdcred finds the token by name, revokes it and mints\n"
-"again under a new name. --ttl none never expires (with a warning).\n"
+"again under a new name. --ttl none never expires (with a warning). With\n"
+"stdout closed and no --output, nothing is minted (exit 2); a token that\n"
+"cannot be written to stdout (e.g. ENOSPC) is revoked.\n"
 "list shows token metadata (never values). revoke takes token ids.\n"
 "\n"
 "  mdcred token create analytics_service_account --type read_scaling --ttl 12h \\\n"
@@ -188,6 +190,7 @@ static const char help_get[] =
 "                     lock: PATH.lock\n"
 "  none               always mints\n"
 "A cached token whose expiry is unknown is stale; --ttl none tokens never are.\n"
+"With stdout closed nothing is read or sent (exit 2).\n"
 "\n"
 "  eval \"$(mdcred get analytics_service_account --format env)\"\n";
 

@@ -45,6 +45,8 @@ static int token_create(int argc, char **argv, md_error *err)
 		return rc;
 	if (m.output && !m.output[0])
 		return tool_usage(err, "token create", "--output needs a file name");
+	if (!m.output && (rc = tool_stdout_usable("token create", " (use --output FILE)", err)))
+		return rc;
 	md_http *h;
 	if ((rc = tool_client(&h, err)))
 		return rc;

@@ -19,7 +19,7 @@
 #define MD_EXEC_NOT_EXECUTABLE 126
 
 /* Remembers which descriptors the process was started with: those are the
- * caller's to pass on to the command. Call first thing in main(). */
+ * caller's to pass on to the command. md_proc_start calls it. */
 void md_exec_note_inherited_fds(void);
 /* Marks every other open descriptor close-on-exec (sockets libcurl opened,
  * files we read), so the command inherits exactly what we inherited. */
