@@ -117,8 +117,10 @@ static const char help_exec[] =
 "and signals are the command's own) and the token lives until its TTL. With\n"
 "--revoke-on-exit mdcred stays as the parent: it forwards every signal, reaps\n"
 "children when it is PID 1, revokes the token when COMMAND ends, and exits\n"
-"with COMMAND's code or 128+signal. 127: COMMAND not found, 126: not\n"
-"executable (checked before any token is minted).\n"
+"with COMMAND's code or 128+signal. COMMAND gets the caller's core-dump\n"
+"limit, signal dispositions and signal mask, not mdcred's.\n"
+"127: COMMAND not found, 126: not executable (checked before any token is\n"
+"minted).\n"
 "\n"
 "  mdcred exec --ttl 1h --revoke-on-exit analytics_service_account -- python3 job.py\n"
 "  mdcred exec --from file:///run/secrets/md.json svc -- duckdb\n";

@@ -120,8 +120,8 @@ int main(int argc, char **argv)
 	if (md_proc_start(MD_PROC_HARDEN) < 0)
 		return 1;
 	/* A reader gone from stdout must be an error we handle (revoking what
-	 * we minted), not a silent death; exec restores the default for the
-	 * command. */
+	 * we minted), not a silent death; exec gives the command the caller's
+	 * disposition back. */
 	signal(SIGPIPE, SIG_IGN);
 	md_log_init("mdcred", MD_LOG_INFO, MD_LOG_TEXT);
 	md_error err = {0};

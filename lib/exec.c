@@ -1,6 +1,7 @@
 /* exec.c - see exec.h. */
 #define _GNU_SOURCE
 #include "exec.h"
+#include "proc.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -200,9 +201,10 @@ int md_exec_replace(const char *path, char *const argv[], const md_exec_env *env
 		    int *exit_code, md_error *err)
 {
 	md_exec_cloexec_own_fds();
-	signal(SIGPIPE, SIG_DFL);
+	md_proc_restore_for_exec();
 	execve(path, argv, env->envp);
 	int e = errno;
+	md_proc_exec_failed(); /* mdcred again, to revoke what it minted */
 	*exit_code = e == ENOENT ? MD_EXEC_NOT_FOUND : MD_EXEC_NOT_EXECUTABLE;
 	return md_err_set(err, MD_EFAIL, "exec: %s: %s", argv[0], strerror(e));
 }
@@ -245,8 +247,7 @@ int md_exec_supervise(const char *path, char *const argv[], const md_exec_env *e
 		return md_err_set(err, MD_EFAIL, "exec: fork: %s", strerror(e));
 	}
 	if (child == 0) {
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		signal(SIGPIPE, SIG_DFL);
+		md_proc_restore_for_exec();
 		execve(path, argv, env->envp);
 		_exit(errno == ENOENT ? MD_EXEC_NOT_FOUND : MD_EXEC_NOT_EXECUTABLE);
 	}

@@ -5,7 +5,9 @@
  * MOTHERDUCK_ADMIN_TOKEN / MOTHERDUCK_ADMIN_TOKEN_FILE, with the token under
  * each requested name), replacing the process with execve, and supervising a
  * child: every catchable signal forwarded, children reaped when PID 1, and
- * the child's exit code or 128+signal returned.
+ * the child's exit code or 128+signal returned. Before either execve the
+ * caller's start-up state comes back (md_proc_restore_for_exec, proc.h):
+ * md_proc_start must have run.
  */
 #ifndef MD_EXEC_H
 #define MD_EXEC_H

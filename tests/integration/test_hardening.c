@@ -1,8 +1,11 @@
 /* test_hardening.c - process hygiene (lib/proc.h) seen from outside: a token
- * is never printed into a stdout that was closed, and a write error after
- * the mint revokes it.
+ * is never printed into a stdout that was closed, a write error after the
+ * mint revokes it, and
+ * exec's command gets the caller's core limit and signal state rather than
+ * mdcred's.
  *
- * The stdout redirections are made by /bin/sh around mdcred. */
+ * The stdout redirections are made by /bin/sh around mdcred; the process
+ * state is set in a forked caller that then runs mdcred. */
 #define _GNU_SOURCE
 #include "harness.h"
 
@@ -11,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "file.h"
@@ -130,6 +135,118 @@ START_TEST(stdout_full_revokes)
 }
 END_TEST
 
+/* ---- mdcred in the background (h_spawn_mdcred) ---- */
+
+static md_secret *read_run_file(const char *name)
+{
+	md_secret *s = NULL;
+	md_file_read_secret(h_path(false, name), 1 << 20, &s, NULL);
+	return s;
+}
+
+static int wait_status(pid_t pid)
+{
+	int st = 0;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* ---- exec: the command gets the caller's core limit and signal state ---- */
+
+static void append_file(int to, const char *path)
+{
+	_cleanup_secret_ md_secret *s = NULL;
+	if (md_file_read_secret(path, 1 << 16, &s, NULL) == MD_OK)
+		md_file_write_fd(to, md_secret_str(s), md_secret_len(s));
+}
+
+/* What the caller hands mdcred, written to caller-state as the command
+ * below writes its own. */
+static void caller_state_save(void)
+{
+	int fd = open(h_path(false, "caller-state"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	append_file(fd, "/proc/self/status");
+	append_file(fd, "/proc/self/limits");
+	close(fd);
+}
+
+/* A caller that ignores SIGPIPE and SIGCHLD and blocks SIGUSR2 (what mdcred
+ * itself does differently), with a core limit of 1000, hard 2000. */
+static void caller_ignoring(void)
+{
+	struct rlimit rl = {1000, 2000};
+	setrlimit(RLIMIT_CORE, &rl);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGCHLD, SIG_IGN);
+	sigset_t s;
+	sigemptyset(&s);
+	sigaddset(&s, SIGUSR2);
+	sigprocmask(SIG_SETMASK, &s, NULL);
+	caller_state_save();
+}
+
+/* A caller with every signal at its default and none blocked (SIGPIPE
+ * included, which mdcred ignores), with a core limit of 3000, unlimited. */
+static void caller_default(void)
+{
+	struct rlimit rl = {3000, RLIM_INFINITY};
+	setrlimit(RLIMIT_CORE, &rl);
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	caller_state_save();
+}
+
+static void (*const callers[])(void) = {caller_ignoring, caller_default};
+
+/* The line of s that starts with prefix ("" if none). */
+static void line_of(const md_secret *s, const char *prefix, char *out, size_t outsz)
+{
+	const char *p = s ? strstr(md_secret_str(s), prefix) : NULL;
+	snprintf(out, outsz, "%.*s", p ? (int)strcspn(p, "\n") : 0, p ? p : "");
+}
+
+static void assert_same_line(const md_secret *caller, const md_secret *child, const char *prefix)
+{
+	char a[256], b[256];
+	line_of(caller, prefix, a, sizeof a);
+	line_of(child, prefix, b, sizeof b);
+	ck_assert_msg(a[0], "the caller has no '%s' line", prefix);
+	ck_assert_msg(strcmp(a, b) == 0, "caller '%s', command '%s'", a, b);
+}
+
+/* The command prints its own state: no shell in between to change it. */
+#define PRINT_STATE "--", "cat", "/proc/self/status", "/proc/self/limits", NULL
+static const struct {
+	const char *name;
+	const char *const args[10];
+} exec_modes[] = {
+	{"replace", {"exec", USER, PRINT_STATE}},
+	{"supervise", {"exec", "--revoke-on-exit", USER, PRINT_STATE}},
+};
+
+START_TEST(exec_command_gets_callers_state)
+{
+	h_make_account(USER);
+	int mode = _i % 2, who = _i / 2;
+	char tag[32];
+	snprintf(tag, sizeof tag, "state-%s-%d", exec_modes[mode].name, who);
+	int status = wait_status(h_spawn_mdcred(tag, callers[who], exec_modes[mode].args));
+	char name[64];
+	snprintf(name, sizeof name, "bg-%s.stderr", tag);
+	_cleanup_secret_ md_secret *err = read_run_file(name);
+	ck_assert_msg(status == 0, "exit %d; stderr: %s", status, err ? md_secret_str(err) : "");
+	snprintf(name, sizeof name, "bg-%s.stdout", tag);
+	_cleanup_secret_ md_secret *child = read_run_file(name);
+	_cleanup_secret_ md_secret *caller = read_run_file("caller-state");
+	assert_same_line(caller, child, "Max core file size");
+	assert_same_line(caller, child, "SigIgn:");
+	assert_same_line(caller, child, "SigBlk:");
+}
+END_TEST
+
 Suite *suite_hardening(void)
 {
 	Suite *s = suite_create("hardening");
@@ -138,6 +255,8 @@ Suite *suite_hardening(void)
 	tcase_add_test(tc, get_stdout_closed_mints_nothing);
 	tcase_add_test(tc, list_stdout_closed_fails);
 	tcase_add_test(tc, stdout_full_revokes);
+	/* Each of the two exec modes with each of the two callers. */
+	tcase_add_loop_test(tc, exec_command_gets_callers_state, 0, 4);
 	suite_add_tcase(s, tc);
 	return s;
 }
