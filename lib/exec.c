@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -216,6 +217,20 @@ static bool sig_forwardable(int s)
 	       s != SIGILL && s != SIGTRAP && s != SIGABRT && s != SIGSYS;
 }
 
+/* In the forked child: die with the supervisor. If mdcred is SIGKILLed it
+ * cannot revoke the token; the command must not run on with it. The kernel
+ * sends PR_SET_PDEATHSIG when the *thread* that forked exits: mdcred forks
+ * on its main thread (main -> tool_cmd_exec -> here), which lives as long
+ * as the process. The signal survives execve (not into a set-user-ID or
+ * file-capability program, where the kernel clears it). */
+static void child_die_with(pid_t parent)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* The parent may have died before prctl: we were reparented. */
+	if (getppid() != parent)
+		_exit(128 + SIGKILL);
+}
+
 static int wait_child(pid_t child, bool reap_all, int *status)
 {
 	for (;;) {
@@ -240,6 +255,7 @@ int md_exec_supervise(const char *path, char *const argv[], const md_exec_env *e
 	/* An inherited SIG_IGN for SIGCHLD would auto-reap the child. */
 	signal(SIGCHLD, SIG_DFL);
 	sigprocmask(SIG_BLOCK, &all, &old);
+	pid_t parent = getpid();
 	pid_t child = fork();
 	if (child < 0) {
 		int e = errno;
@@ -247,6 +263,7 @@ int md_exec_supervise(const char *path, char *const argv[], const md_exec_env *e
 		return md_err_set(err, MD_EFAIL, "exec: fork: %s", strerror(e));
 	}
 	if (child == 0) {
+		child_die_with(parent);
 		md_proc_restore_for_exec();
 		execve(path, argv, env->envp);
 		_exit(errno == ENOENT ? MD_EXEC_NOT_FOUND : MD_EXEC_NOT_EXECUTABLE);

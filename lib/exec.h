@@ -4,10 +4,11 @@
  * before any token is minted), the child's environment (the caller's minus
  * MOTHERDUCK_ADMIN_TOKEN / MOTHERDUCK_ADMIN_TOKEN_FILE, with the token under
  * each requested name), replacing the process with execve, and supervising a
- * child: every catchable signal forwarded, children reaped when PID 1, and
- * the child's exit code or 128+signal returned. Before either execve the
- * caller's start-up state comes back (md_proc_restore_for_exec, proc.h):
- * md_proc_start must have run.
+ * child: every catchable signal forwarded, children reaped when PID 1, the
+ * child killed if the supervisor dies (PR_SET_PDEATHSIG), and the child's
+ * exit code or 128+signal returned. Before either execve the caller's
+ * start-up state comes back (md_proc_restore_for_exec, proc.h): md_proc_start
+ * must have run.
  */
 #ifndef MD_EXEC_H
 #define MD_EXEC_H

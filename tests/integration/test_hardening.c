@@ -1,8 +1,7 @@
 /* test_hardening.c - process hygiene (lib/proc.h) seen from outside: a token
  * is never printed into a stdout that was closed, a write error after the
- * mint revokes it, and
- * exec's command gets the caller's core limit and signal state rather than
- * mdcred's.
+ * mint revokes it, exec's command gets the caller's core limit and signal
+ * state rather than mdcred's, and a supervised command dies with mdcred.
  *
  * The stdout redirections are made by /bin/sh around mdcred; the process
  * state is set in a forked caller that then runs mdcred. */
@@ -14,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "file.h"
@@ -42,6 +43,12 @@ static const char *const *auth_env(void)
 #define RUN_REDIRECTED(r, redir, ...)                                                       \
 	h_run_prog(r, 0, "/bin/sh", NULL, auth_env(), "-c", "exec \"$@\" " redir, "sh",     \
 		   mdcred_bin(), "--api-url", h_base_url(), __VA_ARGS__, NULL)
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
 
 /* ---- stdout closed at start: nothing is minted ---- */
 
@@ -247,6 +254,77 @@ START_TEST(exec_command_gets_callers_state)
 }
 END_TEST
 
+/* ---- exec --revoke-on-exit: the command dies with mdcred ---- */
+
+/* Waits up to 10 s for the run dir's file name to hold a pid. */
+static pid_t wait_for_pid(const char *name, pid_t still_running)
+{
+	for (int i = 0; i < 500; i++) {
+		_cleanup_secret_ md_secret *s = read_run_file(name);
+		if (s && strchr(md_secret_str(s), '\n'))
+			return (pid_t)atoi(md_secret_str(s));
+		if (waitpid(still_running, NULL, WNOHANG) == still_running)
+			return -1;
+		sleep_ms(20);
+	}
+	return -1;
+}
+
+/* Reaps pid (re-parented to us, the subreaper) within 5 s: its status, or
+ * -1 if it is still running. */
+static int reap_within(pid_t pid)
+{
+	for (int i = 0; i < 250; i++) {
+		int st = 0;
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		sleep_ms(20);
+	}
+	return -1;
+}
+
+START_TEST(supervised_command_dies_with_mdcred)
+{
+	h_make_account(USER);
+	/* The command, orphaned by mdcred's death, is re-parented to us. */
+	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+	char script[2000];
+	const char *pidfile = h_path(false, "pdeath.pid");
+	unlink(pidfile);
+	snprintf(script, sizeof script, "echo $$ > '%s.tmp' && mv '%s.tmp' '%s'; exec sleep 1000",
+		 pidfile, pidfile, pidfile);
+	const char *args[] = {"exec", "--revoke-on-exit", USER, "--", "/bin/sh", "-c", script,
+			      NULL};
+	pid_t md = h_spawn_mdcred("pdeath", NULL, args);
+	pid_t child = wait_for_pid("pdeath.pid", md);
+	if (child <= 0) {
+		kill(md, SIGKILL);
+		waitpid(md, NULL, 0);
+		ck_abort_msg("the command never wrote its pid");
+	}
+	ck_assert_int_eq(kill(md, SIGKILL), 0);
+	ck_assert_int_eq(wait_status(md), 128 + SIGKILL);
+	int status = reap_within(child);
+	if (status < 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	}
+	prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
+	ck_assert_msg(status == 128 + SIGKILL, "the command outlived mdcred (status %d)", status);
+
+	/* What remains: nothing could revoke the token; it lives until its TTL. */
+	h_tokens ts;
+	h_user_tokens(USER, &ts);
+	ck_assert_int_eq(ts.n, 1);
+	ck_assert_int_eq(ts.live, 1);
+	h_result r;
+	h_run(&r, 0, NULL, NULL, "token", "revoke", USER, ts.t[0].id, NULL);
+	ck_assert_exit(r, 0);
+	h_result_free(&r);
+	ck_assert_int_eq(h_live_tokens(USER), 0);
+}
+END_TEST
+
 Suite *suite_hardening(void)
 {
 	Suite *s = suite_create("hardening");
@@ -257,6 +335,7 @@ Suite *suite_hardening(void)
 	tcase_add_test(tc, stdout_full_revokes);
 	/* Each of the two exec modes with each of the two callers. */
 	tcase_add_loop_test(tc, exec_command_gets_callers_state, 0, 4);
+	tcase_add_test(tc, supervised_command_dies_with_mdcred);
 	suite_add_tcase(s, tc);
 	return s;
 }
