@@ -149,7 +149,7 @@ install: all
 FUZZ_SECONDS ?= 10
 FUZZ_FLAGS = -std=c11 -D_DEFAULT_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	-Ilib -I$(B)/gen $(PKG_CFLAGS)
-FUZZ_LIB = lib/engine.c lib/json.c lib/json_check.c lib/secret.c lib/error.c lib/log.c \
+FUZZ_LIB = lib/engine.c lib/json.c lib/json_check.c lib/secret.c lib/redact.c lib/error.c lib/log.c \
 	lib/validate.c lib/http.c lib/http_multi.c lib/curl_dl.c lib/rand.c lib/text.c
 $(B)/fuzz/fuzz_grpc_frame: tests/fuzz/fuzz_grpc_frame.c lib/grpc_frame.c lib/grpc_frame.h
 	@mkdir -p $(dir $@)

@@ -29,8 +29,14 @@
 #include <openssl/x509.h>
 
 #include "log.h"
+#include "proc.h"
 
 #define PEM_MAX (1u << 20)
+#ifdef __SANITIZE_ADDRESS__
+#define EMU_HARDEN 0 /* LeakSanitizer cannot work without ptrace */
+#else
+#define EMU_HARDEN MD_PROC_HARDEN
+#endif
 
 struct emu_opts {
 	const char *listen;
@@ -342,15 +348,14 @@ int main(int argc, char **argv)
 	md_secret *cert = NULL, *key = NULL, *admin = NULL, *member = NULL;
 	int rc;
 
+	if (md_proc_start(EMU_HARDEN) < 0)
+		return 1;
 	sigset_t set;
 	stop_signals(&set);
 	md_log_init(EMU_PROG, MD_LOG_WARN, MD_LOG_TEXT);
 	if (opts_parse(argc, argv, &o) < 0 || listen_resolve(&o, &l) < 0)
 		return 2;
 	md_log_set_level(o.verbose >= 2 ? MD_LOG_DEBUG : o.verbose ? MD_LOG_INFO : MD_LOG_WARN);
-#ifndef __SANITIZE_ADDRESS__
-	md_secret_harden_process(); /* LeakSanitizer cannot work without ptrace */
-#endif
 	emu_cfg_set_start(&o.cfg);
 	if (o.cert && (pem_read("--tls-cert", o.cert, &cert) < 0 ||
 		       pem_read("--tls-key", o.key, &key) < 0 || tls_check(cert, key, &o) < 0)) {

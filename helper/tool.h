@@ -38,11 +38,15 @@ int tool_store_open(const char *uri, struct md_store **out, md_error *err);
 /* Opens n store URIs (all, or none: MD_OK or the first error). */
 int tool_stores_open(const char *const *uris, size_t n, struct md_store **stores, md_error *err);
 void tool_stores_free(struct md_store **stores, size_t n);
-/* Writes a secret buffer to stdout in full: delivers a token asked for. */
+/* Writes a secret buffer to stdout in full: delivers a token asked for;
+ * fails if stdout was closed at start (it is /dev/null since, lib/proc.h). */
 int tool_stdout(const md_secret *s, md_error *err);
 /* Writes data (never a token asked for) to stdout, watched values redacted
  * (in s). Server-supplied fields in it are escaped already (api.h). */
 int tool_print(md_secret *s, md_error *err);
+/* Before minting a token for stdout: MD_EUSAGE, "CMD: stdout is closed: ...
+ * token" and hint (or ""), if stdout was closed at start. */
+int tool_stdout_usable(const char *cmd, const char *hint, md_error *err);
 /* Parses a subcommand's options (GNU permuting getopt), reset for reuse. */
 int tool_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
 /* Usage error helper: fills err and returns MD_EUSAGE. */

@@ -92,6 +92,8 @@ int tool_cmd_get(int argc, char **argv, md_error *err)
 	if (ttl != MD_TTL_NONE && min_remaining > ttl)
 		return tool_usage(err, "get", "--min-remaining (%llds) is longer than --ttl (%llds)",
 				  min_remaining, ttl);
+	if ((rc = tool_stdout_usable("get", NULL, err)))
+		return rc;
 	md_cache cache;
 	if ((rc = md_cache_init(&cache, cache_s, tool_g.api_url, user, type, err)))
 		return rc;

@@ -96,7 +96,9 @@ static const char help_token[] =
 "expire_at}. --output FILE writes that instead to FILE atomically with mode\n"
 "0600 and prints nothing secret. A name that is already live exits 5. If the\n"
 "mint's answer is lost, mdcred finds the token by name, revokes it and mints\n"
-"again under a new name. --ttl none never expires (with a warning).\n"
+"again under a new name. --ttl none never expires (with a warning). With\n"
+"stdout closed and no --output, nothing is minted (exit 2); a token that\n"
+"cannot be written to stdout (e.g. ENOSPC) is revoked.\n"
 "list shows token metadata (never values). revoke takes token ids.\n"
 "\n"
 "  mdcred token create analytics_service_account --type read_scaling --ttl 12h \\\n"
@@ -115,8 +117,12 @@ static const char help_exec[] =
 "and signals are the command's own) and the token lives until its TTL. With\n"
 "--revoke-on-exit mdcred stays as the parent: it forwards every signal, reaps\n"
 "children when it is PID 1, revokes the token when COMMAND ends, and exits\n"
-"with COMMAND's code or 128+signal. 127: COMMAND not found, 126: not\n"
-"executable (checked before any token is minted).\n"
+"with COMMAND's code or 128+signal. If mdcred itself is killed (even by\n"
+"SIGKILL) the kernel kills COMMAND too; the token is then not revoked and\n"
+"lives until its TTL (as do processes COMMAND started). COMMAND gets the\n"
+"caller's core-dump limit, signal dispositions and signal mask, not mdcred's.\n"
+"127: COMMAND not found, 126: not executable (checked before any token is\n"
+"minted).\n"
 "\n"
 "  mdcred exec --ttl 1h --revoke-on-exit analytics_service_account -- python3 job.py\n"
 "  mdcred exec --from file:///run/secrets/md.json svc -- duckdb\n";
@@ -188,6 +194,7 @@ static const char help_get[] =
 "                     lock: PATH.lock\n"
 "  none               always mints\n"
 "A cached token whose expiry is unknown is stale; --ttl none tokens never are.\n"
+"With stdout closed nothing is read or sent (exit 2).\n"
 "\n"
 "  eval \"$(mdcred get analytics_service_account --format env)\"\n";
 

@@ -1,7 +1,7 @@
-/* tool_main.c - mdcred's entry: process hardening, global options, dispatch. */
+/* tool_main.c - mdcred's entry: start-up (lib/proc.h), global options, dispatch. */
 #include "tool.h"
-#include "exec.h"
 #include "log.h"
+#include "proc.h"
 #include "validate.h"
 #include "secret.h"
 
@@ -115,10 +115,13 @@ static int tool_run(int argc, char **argv, int *exit_code, md_error *err)
 
 int main(int argc, char **argv)
 {
-	md_exec_note_inherited_fds();
-	md_secret_harden_process();
-	/* A closed stdout must be an error we handle (revoking what we minted),
-	 * not a silent death; exec restores the default for the command. */
+	/* Before anything opens a descriptor: a closed stdout must not become
+	 * a socket the token is printed into. */
+	if (md_proc_start(MD_PROC_HARDEN) < 0)
+		return 1;
+	/* A reader gone from stdout must be an error we handle (revoking what
+	 * we minted), not a silent death; exec gives the command the caller's
+	 * disposition back. */
 	signal(SIGPIPE, SIG_IGN);
 	md_log_init("mdcred", MD_LOG_INFO, MD_LOG_TEXT);
 	md_error err = {0};

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "mint.h"
 #include "redact.h"
+#include "proc.h"
 #include "store.h"
 #include "validate.h"
 
@@ -85,6 +86,10 @@ void tool_stores_free(struct md_store **stores, size_t n)
 
 int tool_stdout(const md_secret *s, md_error *err)
 {
+	/* /dev/null since start (lib/proc.h): writing would "succeed". */
+	if (md_proc_fd_was_closed(STDOUT_FILENO))
+		return md_err_set(err, MD_EFAIL, "cannot write to stdout: it was closed when mdcred "
+				  "started");
 	if (md_file_write_fd(STDOUT_FILENO, md_secret_str(s), md_secret_len(s)) < 0)
 		return md_err_set(err, MD_EFAIL, "cannot write to stdout: %s", strerror(errno));
 	return MD_OK;
@@ -98,6 +103,14 @@ int tool_print(md_secret *s, md_error *err)
 	md_redact_buf((char *)md_secret_str(s), &n);
 	md_secret_truncate(s, n);
 	return tool_stdout(s, err);
+}
+
+int tool_stdout_usable(const char *cmd, const char *hint, md_error *err)
+{
+	if (!md_proc_fd_was_closed(STDOUT_FILENO))
+		return MD_OK;
+	return md_err_set(err, MD_EUSAGE, "%s: stdout is closed: there is nowhere to print the "
+			  "token%s", cmd, hint ? hint : "");
 }
 
 int tool_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)

@@ -46,6 +46,8 @@ static int token_create(int argc, char **argv, md_error *err)
 		return rc;
 	if (m.output && !m.output[0])
 		return tool_usage(err, "token create", "--output needs a file name");
+	if (!m.output && (rc = tool_stdout_usable("token create", " (use --output FILE)", err)))
+		return rc;
 	/* Before a token exists: a directory or a device orphans nothing. */
 	if (m.output && (rc = md_file_check_target(m.output, err)))
 		return rc;

@@ -1,6 +1,7 @@
 /* exec.c - see exec.h. */
 #define _GNU_SOURCE
 #include "exec.h"
+#include "proc.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -200,9 +202,10 @@ int md_exec_replace(const char *path, char *const argv[], const md_exec_env *env
 		    int *exit_code, md_error *err)
 {
 	md_exec_cloexec_own_fds();
-	signal(SIGPIPE, SIG_DFL);
+	md_proc_restore_for_exec();
 	execve(path, argv, env->envp);
 	int e = errno;
+	md_proc_exec_failed(); /* mdcred again, to revoke what it minted */
 	*exit_code = e == ENOENT ? MD_EXEC_NOT_FOUND : MD_EXEC_NOT_EXECUTABLE;
 	return md_err_set(err, MD_EFAIL, "exec: %s: %s", argv[0], strerror(e));
 }
@@ -212,6 +215,20 @@ static bool sig_forwardable(int s)
 {
 	return s != SIGKILL && s != SIGSTOP && s != SIGSEGV && s != SIGBUS && s != SIGFPE &&
 	       s != SIGILL && s != SIGTRAP && s != SIGABRT && s != SIGSYS;
+}
+
+/* In the forked child: die with the supervisor. If mdcred is SIGKILLed it
+ * cannot revoke the token; the command must not run on with it. The kernel
+ * sends PR_SET_PDEATHSIG when the *thread* that forked exits: mdcred forks
+ * on its main thread (main -> tool_cmd_exec -> here), which lives as long
+ * as the process. The signal survives execve (not into a set-user-ID or
+ * file-capability program, where the kernel clears it). */
+static void child_die_with(pid_t parent)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* The parent may have died before prctl: we were reparented. */
+	if (getppid() != parent)
+		_exit(128 + SIGKILL);
 }
 
 static int wait_child(pid_t child, bool reap_all, int *status)
@@ -238,6 +255,7 @@ int md_exec_supervise(const char *path, char *const argv[], const md_exec_env *e
 	/* An inherited SIG_IGN for SIGCHLD would auto-reap the child. */
 	signal(SIGCHLD, SIG_DFL);
 	sigprocmask(SIG_BLOCK, &all, &old);
+	pid_t parent = getpid();
 	pid_t child = fork();
 	if (child < 0) {
 		int e = errno;
@@ -245,8 +263,8 @@ int md_exec_supervise(const char *path, char *const argv[], const md_exec_env *e
 		return md_err_set(err, MD_EFAIL, "exec: fork: %s", strerror(e));
 	}
 	if (child == 0) {
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		signal(SIGPIPE, SIG_DFL);
+		child_die_with(parent);
+		md_proc_restore_for_exec();
 		execve(path, argv, env->envp);
 		_exit(errno == ENOENT ? MD_EXEC_NOT_FOUND : MD_EXEC_NOT_EXECUTABLE);
 	}

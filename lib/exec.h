@@ -4,8 +4,11 @@
  * before any token is minted), the child's environment (the caller's minus
  * MOTHERDUCK_ADMIN_TOKEN / MOTHERDUCK_ADMIN_TOKEN_FILE, with the token under
  * each requested name), replacing the process with execve, and supervising a
- * child: every catchable signal forwarded, children reaped when PID 1, and
- * the child's exit code or 128+signal returned.
+ * child: every catchable signal forwarded, children reaped when PID 1, the
+ * child killed if the supervisor dies (PR_SET_PDEATHSIG), and the child's
+ * exit code or 128+signal returned. Before either execve the caller's
+ * start-up state comes back (md_proc_restore_for_exec, proc.h): md_proc_start
+ * must have run.
  */
 #ifndef MD_EXEC_H
 #define MD_EXEC_H
@@ -19,7 +22,7 @@
 #define MD_EXEC_NOT_EXECUTABLE 126
 
 /* Remembers which descriptors the process was started with: those are the
- * caller's to pass on to the command. Call first thing in main(). */
+ * caller's to pass on to the command. md_proc_start calls it. */
 void md_exec_note_inherited_fds(void);
 /* Marks every other open descriptor close-on-exec (sockets libcurl opened,
  * files we read), so the command inherits exactly what we inherited. */

@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <unistd.h>
 #include <fcntl.h>
 
@@ -404,11 +402,4 @@ int md_secret_take_env(const char *name, md_secret **out, md_error *err)
 	md_secret_watch(s);
 	*out = s;
 	return MD_OK;
-}
-
-void md_secret_harden_process(void)
-{
-	struct rlimit rl = {0, 0};
-	(void)setrlimit(RLIMIT_CORE, &rl);
-	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }

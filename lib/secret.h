@@ -7,8 +7,9 @@
  * non-elidable wipe (md_secret_wipe) when it grows, shrinks or is freed. Also
  * owns watching a buffer for redaction (the registry of values that must
  * never be printed is redact.h's), formatting a log or error line (redacted,
- * then escaped), reading a secret from a file descriptor or from the environment (scrubbing the environment
- * block in place), and the process hardening done at start.
+ * then escaped), and reading a secret from a file descriptor or from the
+ * environment (scrubbing the environment block in place). The process's
+ * own hardening is proc.h's.
  *
  * Every response body and every JSON document we build lives in an
  * md_secret: a body may carry a token, and one type means no copy path
@@ -72,7 +73,5 @@ int md_secret_read_file(const char *path, size_t max, md_secret **out, md_error 
  * longer shows it) and unsets it. *out is NULL when the variable is unset. */
 int md_secret_take_env(const char *name, md_secret **out, md_error *err);
 
-/* PR_SET_DUMPABLE 0 and RLIMIT_CORE 0: no core file, no ptrace by peers. */
-void md_secret_harden_process(void);
 
 #endif

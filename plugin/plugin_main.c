@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "proc.h"
 #include "rand.h"
 #include "secret.h"
 
@@ -146,7 +147,8 @@ out:
 
 int main(void)
 {
-	md_secret_harden_process();
+	if (md_proc_start(MD_PROC_HARDEN) < 0)
+		return 1;
 	md_log_init("vault-plugin-secrets-motherduck", MD_LOG_INFO, MD_LOG_HCLOG);
 	if (check_start_env())
 		return 1;

@@ -476,6 +476,38 @@ void h_run_prog(h_result *r, int flags, const char *prog, const char *stdin_data
 	run_argv(r, flags | H_NO_AUTH, prog, args, stdin_data, env);
 }
 
+pid_t h_spawn_mdcred(const char *tag, void (*prepare)(void), const char *const *args)
+{
+	char outp[1300], errp[1300], name[64];
+	snprintf(name, sizeof name, "bg-%s.stdout", tag);
+	snprintf(outp, sizeof outp, "%s", h_path(false, name));
+	snprintf(name, sizeof name, "bg-%s.stderr", tag);
+	snprintf(errp, sizeof errp, "%s", h_path(false, name));
+	const char *argv[64] = {"mdcred", "--api-url", base_url};
+	int n = 3;
+	for (size_t i = 0; args[i] && n < 63; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int in = open("/dev/null", O_RDONLY);
+		int out = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int err = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (in < 0 || out < 0 || err < 0)
+			_exit(120);
+		dup2(in, 0);
+		dup2(out, 1);
+		dup2(err, 2);
+		setenv("MOTHERDUCK_ADMIN_TOKEN_FILE", h_admin_token_file(), 1);
+		if (prepare)
+			prepare();
+		execv(env_or("MDCRED_BIN", "build/mdcred"), (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
 void h_result_free(h_result *r)
 {
 	md_secret_free(r->out);

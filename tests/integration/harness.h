@@ -104,6 +104,12 @@ void h_run(h_result *r, int flags, const char *stdin_data, const char *const *en
 /* Runs any program (prog is argv[0]) the same way; never adds the admin token. */
 void h_run_prog(h_result *r, int flags, const char *prog, const char *stdin_data,
 		const char *const *env, ...) __attribute__((sentinel));
+/* Starts `mdcred --api-url URL ARGS...` (args NULL-terminated) in the
+ * background with the admin token file: stdin /dev/null, stdout and stderr
+ * to bg-TAG.stdout and bg-TAG.stderr under the run dir (not requested/: the
+ * command must print no token). prepare, if not NULL, runs in the child
+ * right before the exec (to give mdcred a caller's process state). */
+pid_t h_spawn_mdcred(const char *tag, void (*prepare)(void), const char *const *args);
 void h_result_free(h_result *r);
 bool h_contains(const md_secret *s, const char *needle);
 

@@ -22,6 +22,7 @@ Suite *suite_get(void);
 Suite *suite_rotate_faults(void);
 Suite *suite_packaging(void);
 Suite *suite_planted(void);
+Suite *suite_hardening(void);
 
 int main(void)
 {
@@ -45,6 +46,7 @@ int main(void)
 	srunner_add_suite(sr, suite_rotate_faults());
 	srunner_add_suite(sr, suite_packaging());
 	srunner_add_suite(sr, suite_planted());
+	srunner_add_suite(sr, suite_hardening());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

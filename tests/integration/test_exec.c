@@ -263,34 +263,12 @@ START_TEST(revoke_on_exit_signal_death)
 END_TEST
 
 /* Starts `mdcred exec --revoke-on-exit USER -- /bin/sh -c script` in the
- * background, stdout/stderr to files under the run dir (never a token). */
+ * background (h_spawn_mdcred). */
 static pid_t spawn_supervised(const char *script, const char *tag)
 {
-	char outp[1300], errp[1300], name[64];
-	snprintf(name, sizeof name, "bg-%s.stdout", tag);
-	snprintf(outp, sizeof outp, "%s", h_path(false, name));
-	snprintf(name, sizeof name, "bg-%s.stderr", tag);
-	snprintf(errp, sizeof errp, "%s", h_path(false, name));
-	const char *bin = getenv("MDCRED_BIN");
-	if (!bin || !*bin)
-		bin = "build/mdcred";
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int in = open("/dev/null", O_RDONLY);
-		int out = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int err = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (in < 0 || out < 0 || err < 0)
-			_exit(120);
-		dup2(in, 0);
-		dup2(out, 1);
-		dup2(err, 2);
-		setenv("MOTHERDUCK_ADMIN_TOKEN_FILE", h_admin_token_file(), 1);
-		execl(bin, "mdcred", "--api-url", h_base_url(), "exec", "--revoke-on-exit", USER,
-		      "--", "/bin/sh", "-c", script, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
+	const char *args[] = {"exec", "--revoke-on-exit", USER, "--", "/bin/sh", "-c", script,
+			      NULL};
+	return h_spawn_mdcred(tag, NULL, args);
 }
 
 static void sleep_ms(long ms)

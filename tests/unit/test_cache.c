@@ -182,7 +182,7 @@ START_TEST(file_cache_round_trip)
 	ck_assert(!md_cache_fresh(e.exp_kind, e.expire_at, time(NULL), 7200));
 	md_cache_entry_clear(&e);
 
-	int fd = md_cache_lock(&c, &err);
+	int fd = md_cache_lock(&c, 0, &err);
 	ck_assert_int_ge(fd, 0);
 	md_cache_unlock(fd);
 	md_token_clear(&t);

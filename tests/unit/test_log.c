@@ -320,7 +320,8 @@ START_TEST(json_control_chars_escaped)
 		ck_assert_msg((unsigned char)*p >= 0x20, "raw control char in JSON line");
 	char v[64];
 	json_field(out, strlen(out), "msg", v, sizeof v);
-	ck_assert_str_eq(v, "tab\there \x01 back\\slash");
+	/* Escaped before it is a JSON string (secret.h, md_secret_format_line). */
+	ck_assert_str_eq(v, "tab here \\x01 back\\slash");
 }
 END_TEST
 
@@ -332,7 +333,7 @@ START_TEST(json_invalid_utf8_still_json)
 	const char *out = cap_end();
 	char v[64];
 	json_field(out, strlen(out), "msg", v, sizeof v);
-	ck_assert_str_eq(v, "bad \xef\xbf\xbd byte");
+	ck_assert_str_eq(v, "bad \\xff byte");
 }
 END_TEST
 

@@ -1,6 +1,6 @@
 /* test_secret.c - unit tests for lib/secret.[ch]: the buffer (append,
  * grow, truncate, equality), watching and redaction, md_secret_format_line
- * and wipe, and lifetime (cleanup attribute, freep, process hardening).
+ * and wipe, and lifetime (cleanup attribute, freep).
  * Getting a secret in (md_secret_read_fd, _read_file, _take_env) is in
  * test_secret_input.c.
  *
@@ -13,8 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 
 #include "secret.h"
 #include "redact.h"
@@ -521,16 +519,6 @@ START_TEST(freep_sets_null)
 }
 END_TEST
 
-START_TEST(harden_process_disables_dumps)
-{
-	md_secret_harden_process();
-	ck_assert_int_eq(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
-	struct rlimit rl;
-	ck_assert_int_eq(getrlimit(RLIMIT_CORE, &rl), 0);
-	ck_assert_uint_eq(rl.rlim_cur, 0);
-}
-END_TEST
-
 static Suite *secret_suite(void)
 {
 	Suite *s = suite_create("secret");
@@ -583,7 +571,6 @@ static Suite *secret_suite(void)
 	tc = tcase_create("lifetime");
 	tcase_add_test(tc, cleanup_attribute_frees_at_scope_end);
 	tcase_add_test(tc, freep_sets_null);
-	tcase_add_test(tc, harden_process_disables_dumps);
 	suite_add_tcase(s, tc);
 	return s;
 }
