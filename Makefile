@@ -144,9 +144,15 @@ install: all
 	install -m 0644 packaging/cron/mdcred-rotate.cron $(EXAMPLES)/cron/
 	install -m 0644 packaging/kubernetes/*.yaml $(EXAMPLES)/kubernetes/
 
-# Fuzz targets (libFuzzer, clang): the gRPC framing and the plugin's
-# message decoders through the engine. `make check` runs each briefly.
+# Fuzz targets (libFuzzer, clang, ASan + UBSan): the gRPC framing, the
+# plugin's message decoders through the engine, the store URI parser, the
+# rotate --config parser, durations and other small values, and the API's
+# answer decoders (tests/fuzz/RESULTS.md). `make check` runs each briefly
+# over its committed corpus and crash inputs (tests/fuzz/run.sh);
+# `make fuzz FUZZ_RUNS=N` (or FUZZ_SECONDS=N) is a campaign that also
+# merges what it finds into tests/fuzz/corpus/.
 FUZZ_SECONDS ?= 10
+FUZZ_RUNS ?=
 FUZZ_FLAGS = -std=c11 -D_DEFAULT_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	-Ilib -I$(B)/gen $(PKG_CFLAGS)
 FUZZ_LIB = lib/engine.c lib/json.c lib/json_check.c lib/secret.c lib/redact.c lib/error.c lib/log.c \
@@ -160,11 +166,22 @@ $(B)/fuzz/fuzz_decoders: tests/fuzz/fuzz_decoders.c $(GEN_C) $(GEN_H) $(FUZZ_LIB
 	@echo '  FUZZ  $@'
 	@clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_decoders.c $(GEN_C) $(FUZZ_LIB) \
 		$(shell pkg-config --libs libprotobuf-c 2>/dev/null) -ldl -lpthread
+# The other targets link the helper's core (not the plugin's transport),
+# compiled once with coverage instrumentation.
+FUZZ_CORE_SRC := $(filter-out lib/grpc_% lib/mtls.c lib/engine.c,$(LIB_SRC))
+FUZZ_CORE_OBJ := $(FUZZ_CORE_SRC:%.c=$(B)/fuzzobj/%.o)
+$(B)/fuzzobj/%.o: %.c $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	@clang $(subst -fsanitize=fuzzer,-fsanitize=fuzzer-no-link,$(FUZZ_FLAGS)) -c -o $@ $<
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_CORE_OBJ)
+	@mkdir -p $(dir $@)
+	@echo '  FUZZ  $@'
+	@clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_CORE_OBJ) -ldl -lpthread
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 fuzz: $(FUZZ_BIN)
-	@for f in $(FUZZ_BIN); do mkdir -p tests/run/fuzz/$$(basename $$f); \
-		$$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 tests/run/fuzz/$$(basename $$f) \
-		>tests/run/fuzz/$$(basename $$f).log 2>&1 || { tail -20 tests/run/fuzz/$$(basename $$f).log; exit 1; }; done
+	@for f in $(FUZZ_BIN); do \
+		FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_MERGE=1 \
+		sh tests/fuzz/run.sh $$f tests/run/fuzz || exit 1; done
 
 # The Go host that launches the plugin as Vault does, and the Go reference
 # plugin (GOPATH mode, Debian's Go packages, no network).

@@ -108,6 +108,17 @@ static md_secret *user_path(const char *username, const char *rest, const char *
 	return p;
 }
 
+/* A 2xx answer's body as a JSON object (strict: json.h). */
+static int answer_doc(const char *body, size_t len, const char *what, md_json *doc, md_error *err)
+{
+	if (md_json_parse(doc, body, len, NULL) || md_json_type_of(doc, 0) != MD_JSON_OBJECT) {
+		md_json_free(doc);
+		return md_err_set(err, MD_EFAIL, "%s: the API's answer is not a JSON object (or "
+				  "repeats a key)", what);
+	}
+	return MD_OK;
+}
+
 /* One request whose 2xx answer is parsed into doc (if doc is non-NULL). */
 static int api_call(md_http *h, const char *method, const md_secret *path, const md_secret *body,
 		    const char *what, md_http_resp *resp, md_json *doc, md_error *err)
@@ -122,15 +133,8 @@ static int api_call(md_http *h, const char *method, const md_secret *path, const
 	}
 	if (resp->status < 200 || resp->status > 299)
 		return md_api_error_from_resp(resp, what, err);
-	if (!doc)
-		return MD_OK;
-	if (md_json_parse(doc, md_secret_str(resp->body), md_secret_len(resp->body), NULL) ||
-	    md_json_type_of(doc, 0) != MD_JSON_OBJECT) {
-		md_json_free(doc);
-		return md_err_set(err, MD_EFAIL, "%s: the API answered HTTP %ld with a body that is "
-				  "not a JSON object", what, resp->status);
-	}
-	return MD_OK;
+	return doc ? answer_doc(md_secret_str(resp->body), md_secret_len(resp->body), what, doc, err)
+		   : MD_OK;
 }
 
 static md_secret *json_body(void (*fill)(md_jw *, const void *), const void *arg)
@@ -267,6 +271,23 @@ static int token_from_answer(const md_json *doc, md_token *out, md_error *err)
 	return rc;
 }
 
+int md_api_token_decode(const char *body, size_t len, md_token *out, md_error *err)
+{
+	memset(out, 0, sizeof *out);
+	md_json doc;
+	int rc = answer_doc(body, len, "token create", &doc, err);
+	if (rc)
+		return rc;
+	parse_meta(&doc, 0, &out->meta);
+	rc = token_from_answer(&doc, out, err);
+	if (!rc && md_valid_token_id(out->meta.id, NULL) != MD_OK)
+		rc = md_err_set(err, MD_EFAIL, "token create: the answer has no usable token id");
+	md_json_free(&doc);
+	if (rc)
+		md_secret_freep(&out->secret);
+	return rc;
+}
+
 int md_api_token_create(md_http *h, const char *username, const md_token_req *q, md_token *out,
 			md_minted *minted, md_error *err)
 {
@@ -280,15 +301,11 @@ int md_api_token_create(md_http *h, const char *username, const md_token_req *q,
 	if (!body)
 		return md_err_set(err, MD_EFAIL, "out of memory");
 	md_http_resp r;
-	md_json doc;
-	rc = api_call(h, "POST", path, body, "token create", &r, &doc, err);
+	rc = api_call(h, "POST", path, body, "token create", &r, NULL, err);
 	if (rc) {
 		/* No answer after sending, or a 5xx that may come after the
-		 * server did the work: the token may exist. A 2xx that cannot
-		 * be read (not JSON, a repeated key) made one we cannot use. */
-		if (r.status >= 200 && r.status <= 299)
-			*minted = MD_MINTED_UNUSABLE;
-		else if ((r.status == 0 && r.maybe_sent) || r.status >= 500)
+		 * server did the work: the token may exist. */
+		if ((r.status == 0 && r.maybe_sent) || r.status >= 500)
 			*minted = MD_MINTED_MAYBE;
 		md_http_resp_free(&r);
 		if (rc == MD_ECONFLICT)
@@ -296,18 +313,38 @@ int md_api_token_create(md_http *h, const char *username, const md_token_req *q,
 				   "named '%s'", username, q->name);
 		return account_missing(rc, "token create", username, err);
 	}
-	parse_meta(&doc, 0, &out->meta);
-	if (!out->meta.name[0])
-		snprintf(out->meta.name, sizeof out->meta.name, "%s", q->name);
-	rc = token_from_answer(&doc, out, err);
-	if (!rc && md_valid_token_id(out->meta.id, NULL) != MD_OK)
-		rc = md_err_set(err, MD_EFAIL, "token create: the answer has no usable token id");
-	md_json_free(&doc);
+	/* A 2xx made a token, whatever its answer says: one that cannot be
+	 * used (not JSON, a repeated key, not a JWT, no id) must be revoked. */
+	rc = md_api_token_decode(md_secret_str(r.body), md_secret_len(r.body), out, err);
 	md_http_resp_free(&r);
-	if (rc) {
+	if (rc)
 		*minted = MD_MINTED_UNUSABLE;
-		md_secret_freep(&out->secret);
+	else if (!out->meta.name[0])
+		snprintf(out->meta.name, sizeof out->meta.name, "%s", q->name);
+	return rc;
+}
+
+int md_api_token_list_decode(const char *body, size_t len, md_token_meta **out, size_t *n,
+			     md_error *err)
+{
+	*out = NULL;
+	*n = 0;
+	md_json doc;
+	int rc = answer_doc(body, len, "token list", &doc, err);
+	if (rc)
+		return rc;
+	int arr = md_json_get(&doc, 0, "tokens");
+	int cnt = md_json_count(&doc, arr);
+	if (md_json_type_of(&doc, arr) != MD_JSON_ARRAY) {
+		rc = md_err_set(err, MD_EFAIL, "token list: the answer has no tokens array");
+	} else if (cnt > 0 && !(*out = calloc((size_t)cnt, sizeof **out))) {
+		rc = md_err_set(err, MD_EFAIL, "out of memory");
+	} else {
+		for (int i = 0; i < cnt; i++)
+			parse_meta(&doc, md_json_at(&doc, arr, i), &(*out)[i]);
+		*n = (size_t)cnt;
 	}
+	md_json_free(&doc);
 	return rc;
 }
 
@@ -321,26 +358,12 @@ int md_api_token_list(md_http *h, const char *username, md_token_meta **out, siz
 		return rc;
 	_cleanup_secret_ md_secret *path = user_path(username, "tokens", NULL);
 	md_http_resp r;
-	md_json doc;
-	rc = api_call(h, "GET", path, NULL, "token list", &r, &doc, err);
-	if (rc) {
-		md_http_resp_free(&r);
-		return account_missing(rc, "token list", username, err);
-	}
-	int arr = md_json_get(&doc, 0, "tokens");
-	int cnt = md_json_count(&doc, arr);
-	if (md_json_type_of(&doc, arr) != MD_JSON_ARRAY) {
-		rc = md_err_set(err, MD_EFAIL, "token list: the answer has no tokens array");
-	} else if (cnt > 0 && !(*out = calloc((size_t)cnt, sizeof **out))) {
-		rc = md_err_set(err, MD_EFAIL, "out of memory");
-	} else {
-		for (int i = 0; i < cnt; i++)
-			parse_meta(&doc, md_json_at(&doc, arr, i), &(*out)[i]);
-		*n = (size_t)cnt;
-	}
-	md_json_free(&doc);
+	rc = api_call(h, "GET", path, NULL, "token list", &r, NULL, err);
+	if (!rc)
+		rc = md_api_token_list_decode(md_secret_str(r.body), md_secret_len(r.body), out, n,
+					      err);
 	md_http_resp_free(&r);
-	return rc;
+	return account_missing(rc, "token list", username, err);
 }
 
 int md_api_token_revoke(md_http *h, const char *username, const char *token_id, md_error *err)
@@ -420,6 +443,20 @@ static void fill_ducklings_put(md_jw *w, const void *arg)
 	md_jw_obj_end(w);
 }
 
+int md_api_ducklings_decode(const char *body, size_t len, md_ducklings *out, const char *what,
+			    md_error *err)
+{
+	md_json doc;
+	int rc = answer_doc(body, len, what, &doc, err);
+	if (rc)
+		return rc;
+	/* Tolerate a server that echoes the PUT shape with its wrapper. */
+	int cfg = md_json_get(&doc, 0, "config");
+	rc = parse_ducklings(&doc, cfg >= 0 ? cfg : 0, out, what, err);
+	md_json_free(&doc);
+	return rc;
+}
+
 static int ducklings_call(md_http *h, const char *method, const char *username,
 			  const md_ducklings *in, md_ducklings *out, const char *what, md_error *err)
 {
@@ -431,14 +468,10 @@ static int ducklings_call(md_http *h, const char *method, const char *username,
 	if (in && !body)
 		return md_err_set(err, MD_EFAIL, "out of memory");
 	md_http_resp r;
-	md_json doc;
-	rc = api_call(h, method, path, body, what, &r, &doc, err);
-	if (!rc) {
-		/* Tolerate a server that echoes the PUT shape with its wrapper. */
-		int cfg = md_json_get(&doc, 0, "config");
-		rc = parse_ducklings(&doc, cfg >= 0 ? cfg : 0, out, what, err);
-		md_json_free(&doc);
-	}
+	rc = api_call(h, method, path, body, what, &r, NULL, err);
+	if (!rc)
+		rc = md_api_ducklings_decode(md_secret_str(r.body), md_secret_len(r.body), out, what,
+					     err);
 	md_http_resp_free(&r);
 	return account_missing(rc, what, username, err);
 }

@@ -85,6 +85,15 @@ int md_api_active_accounts(md_http *h, md_secret **json, md_error *err);
 /* Writes the PUT body / the GET shape of a Ducklings config. */
 void md_api_ducklings_write(md_jw *w, const md_ducklings *d);
 
+/* The decoders of 2xx answers (what the calls above use; exposed for the
+ * fuzz targets): MD_OK, or MD_EFAIL for an answer that cannot be used.
+ * A token's value is checked and watched; metadata strings are escaped. */
+int md_api_token_decode(const char *body, size_t len, md_token *out, md_error *err);
+int md_api_token_list_decode(const char *body, size_t len, md_token_meta **out, size_t *n,
+			     md_error *err);
+int md_api_ducklings_decode(const char *body, size_t len, md_ducklings *out, const char *what,
+			    md_error *err);
+
 /* Maps a non-2xx answer to an error; exposed for tests. */
 int md_api_error_from_resp(const md_http_resp *r, const char *what, md_error *err);
 

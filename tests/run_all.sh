@@ -29,18 +29,13 @@ for t in "$b"/tests/test_*; do
 	failed=$((failed + bad))
 	[ "$rc" -eq 0 ] || [ "$bad" -gt 0 ] || failed=$((failed + 1))
 done
-# Fuzz targets (built only outside SANITIZE=1): a short run each.
+# Fuzz targets (built only outside SANITIZE=1): their committed crash
+# inputs, then a short run each from the committed corpus (tests/fuzz/run.sh).
 for f in "$b"/fuzz/fuzz_*; do
 	[ -x "$f" ] || continue
-	name=$(basename "$f")
-	mkdir -p "$run/fuzz/$name"
-	if "$f" -max_total_time="${FUZZ_SECONDS:-10}" -rss_limit_mb=2048 "$run/fuzz/$name" \
-		>"$run/logs/$name.log" 2>&1; then
-		echo "$name: $(grep -E '^Done [0-9]+ runs' "$run/logs/$name.log")"
+	if sh tests/fuzz/run.sh "$f" "$run/fuzz"; then
 		passed=$((passed + 1))
 	else
-		tail -20 "$run/logs/$name.log"
-		echo "$name: FAILED"
 		failed=$((failed + 1))
 	fi
 done

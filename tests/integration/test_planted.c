@@ -22,13 +22,14 @@
 
 static int n_case;
 
+/* A new directory (under requested/ when a token will be cached in it). */
 static const char *fresh_dir(const char *tag, mode_t mode)
 {
 	static char bufs[4][1300];
 	char *b = bufs[n_case % 4];
 	char name[64];
 	snprintf(name, sizeof name, "%s-%d", tag, ++n_case);
-	snprintf(b, sizeof bufs[0], "%s", h_path(false, name));
+	snprintf(b, sizeof bufs[0], "%s", h_path(strncmp(tag, "cache", 5) == 0, name));
 	ck_assert_int_eq(mkdir(b, mode), 0);
 	ck_assert_int_eq(chmod(b, mode), 0);
 	return b;
@@ -59,7 +60,7 @@ static void rotate(h_result *r, const char *state, const char *every)
 START_TEST(planted_cache_file_is_a_miss)
 {
 	h_make_account(USER);
-	const char *shared = fresh_dir("shared", 01777);
+	const char *shared = fresh_dir("cache-shared", 01777);
 	char path[1400], uri[1500], doc[512];
 	snprintf(path, sizeof path, "%s/md-cache.json", shared);
 	snprintf(uri, sizeof uri, "file://%s", path);
@@ -115,7 +116,7 @@ START_TEST(get_lock_wait_is_bounded)
 {
 	h_make_account(USER);
 	int sent = h_request_count();
-	const char *dir = fresh_dir("getlock", 0700);
+	const char *dir = fresh_dir("cache-lock", 0700);
 	char path[1400], lock[1450], uri[1500], who[64];
 	snprintf(path, sizeof path, "%s/cache.json", dir);
 	snprintf(lock, sizeof lock, "%s.lock", path);
