@@ -21,6 +21,7 @@ Suite *suite_store_k8s(void);
 Suite *suite_get(void);
 Suite *suite_rotate_faults(void);
 Suite *suite_packaging(void);
+Suite *suite_hostile(void);
 
 int main(void)
 {
@@ -43,6 +44,7 @@ int main(void)
 	srunner_add_suite(sr, suite_get());
 	srunner_add_suite(sr, suite_rotate_faults());
 	srunner_add_suite(sr, suite_packaging());
+	srunner_add_suite(sr, suite_hostile());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
