@@ -315,6 +315,18 @@ static void check_outputs(hx_verdict *v, const char *label, const h_result *r,
 
 /* --- running commands ------------------------------------------------------ */
 
+/* The expected exit code in words, for messages. */
+static const char *want_str(int want)
+{
+	static char b[16];
+	if (want == X_ANY)
+		return "anything but a crash";
+	if (want == X_NONZERO)
+		return "non-zero";
+	snprintf(b, sizeof b, "%d", want);
+	return b;
+}
+
 static bool exit_ok(int got, int want)
 {
 	if (want == X_ANY)
@@ -354,7 +366,8 @@ void hx_run_args(hx_verdict *v, const char *label, const char *const *args,
 		 const char *const *env, int want, h_result *r)
 {
 	run(r, 0, NULL, args, env);
-	hx_check(v, exit_ok(r->status, want), "%s: exit %d, expected %d", label, r->status, want);
+	hx_check(v, exit_ok(r->status, want), "%s: exit %d, expected %s", label, r->status,
+		 want_str(want));
 	check_outputs(v, label, r, NULL);
 }
 
@@ -372,7 +385,8 @@ void hx_run(hx_verdict *v, const hx_mode_case *m, const hx_cmd *c, const char *c
 	h_result r;
 	run(&r, may_print ? H_SECRET_STDOUT : 0, m->timeout, c->args, env);
 	int want = affected ? m->code : 0;
-	hx_check(v, exit_ok(r.status, want), "%s: exit %d, expected %d", label, r.status, want);
+	hx_check(v, exit_ok(r.status, want), "%s: exit %d, expected %s", label, r.status,
+		 want_str(want));
 
 	hx_state s;
 	hx_state_get(&s);
