@@ -24,14 +24,25 @@ Errors are Status objects {"kind":"Status","apiVersion":"v1","metadata":{},
 
 Control plane (no auth; never returns secret data):
   POST   /_fake/faults  {"method","path" (prefix),"status","retry_after",
-                         "action": "status"|"drop"|"drop_after"|"delay"|"bump",
-                         "delay_ms","count" (default 1; -1 forever)}
+                         "action": "status"|"drop"|"drop_after"|"delay"|"bump"|"reflect",
+                         "delay_ms","count" (default 1; -1 forever),"echo"}
            status: answer status with a Status object (request not processed);
            drop: close the connection without an answer (not processed);
            drop_after: process the request, then close without an answer;
            delay: wait delay_ms, then process normally;
            bump: another writer changes the Secret named by the path first
-                 (annotation fake.k8s.io/bumped, new resourceVersion), then process.
+                 (annotation fake.k8s.io/bumped, new resourceVersion), then process;
+           reflect: a hostile API server: answers status (default 403) with a
+                 Status object, not processing the request, that echoes the
+                 request's credentials, by "echo":
+                   auth    message "Unauthorized: Authorization: Bearer <token>"
+                   reason  reason "<token>", message "denied"
+                   body    message "invalid: <the raw request body>"
+                   values  message "invalid data: <v>" for each data value,
+                           decoded (the pushed token); a body-less request (a
+                           read) gets the auth one
+                   base64  the same with each data value as sent (base64)
+                   all     auth, then values, in one message (the default).
   DELETE /_fake/faults  remove all fault rules
   POST   /_fake/bump    {"namespace","name"}: the same change as the bump action
   POST   /_fake/reset   forget every Secret, fault and logged request
@@ -238,6 +249,10 @@ class Handler(BaseHTTPRequestHandler):
                     extra["Retry-After"] = str(fault["retry_after"])
                 self.record(path, code)
                 return self.send_json(code, status_obj(code, "injected fault"), extra)
+            if action == "reflect":
+                code = int(fault.get("status", 403))
+                self.record(path, code)
+                return self.send_json(code, self.reflect(code, fault.get("echo", "all"), raw))
             if action == "delay":
                 time.sleep(int(fault.get("delay_ms", 1000)) / 1000.0)
             if action == "bump":
@@ -256,6 +271,29 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(2)
             return
         self.send_json(code, obj)
+
+    def reflect(self, code, echo, raw):
+        """The Status object of a reflect fault: the request's credentials echoed."""
+        auth = "Unauthorized: Authorization: " + self.headers.get("Authorization", "")
+        try:
+            data = (json.loads(raw.decode("utf-8")) or {}).get("data") or {}
+        except (UnicodeDecodeError, ValueError, AttributeError):
+            data = {}
+        sent = [str(v) for v in data.values()] if isinstance(data, dict) else []
+        vals = []
+        for v in sent:
+            try:
+                vals.append(base64.b64decode(v).decode("utf-8", "replace"))
+            except (binascii.Error, ValueError):
+                vals.append(v)
+        if echo == "reason":
+            return status_obj(code, "denied", self.headers.get("Authorization", "")[7:])
+        values = "invalid data: " + "; ".join(vals) if vals else auth
+        message = {"auth": auth, "body": "invalid: " + raw.decode("utf-8", "replace"),
+                   "values": values,
+                   "base64": "invalid data: " + "; ".join(sent) if sent else auth
+                   }.get(echo, auth + "; " + values if vals else auth)
+        return status_obj(code, message)
 
     def record(self, path, code):
         with self.st.lock:
@@ -415,11 +453,13 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/_fake/faults" and self.command == "POST":
                 f = {"method": body.get("method", "*"), "path": body.get("path", "/api/"),
                      "action": body.get("action", "status"),
-                     "status": int(body.get("status", 500)),
+                     "status": int(body.get("status", 403 if body.get("action") == "reflect"
+                                            else 500)),
                      "retry_after": body.get("retry_after"),
                      "delay_ms": int(body.get("delay_ms", 1000)),
-                     "count": int(body.get("count", 1))}
-                if f["action"] not in ("status", "drop", "drop_after", "delay", "bump"):
+                     "count": int(body.get("count", 1)), "echo": body.get("echo", "all")}
+                if f["action"] not in ("status", "drop", "drop_after", "delay", "bump",
+                                       "reflect"):
                     return self.send_json(400, {"error": "unknown action"})
                 st.faults.append(f)
                 return self.send_json(200, {"ok": True})

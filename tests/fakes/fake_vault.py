@@ -19,8 +19,8 @@ X-Vault-Namespace (when given) must name a namespace it knows.
 
 Control plane (outside /v1/, unauthenticated, test-only):
   POST /_fake/faults  {"method","path" (prefix),"status","retry_after",
-                       "action": "status"|"drop"|"drop_after"|"delay"|"bump",
-                       "delay_ms","count" (default 1, -1 forever),"message"}
+                       "action": "status"|"drop"|"drop_after"|"delay"|"bump"|"reflect",
+                       "delay_ms","count" (default 1, -1 forever),"message","echo","cut"}
       status:     answer status (with Retry-After if given), do nothing
       drop:       read the request, close the connection without an answer
       drop_after: process the request, then close without an answer
@@ -28,6 +28,18 @@ Control plane (outside /v1/, unauthenticated, test-only):
       bump:       another writer writes a new version of the path, then
                   the request is processed (a cas conflict for a writer
                   that read before)
+      reflect:    a hostile Vault: answers status (default 403) without doing
+                  anything, its errors echoing the request's credentials, by
+                  "echo":
+                    auth      ["permission denied: X-Vault-Token <token>"]
+                    body      ["invalid request: <the raw request body>"]
+                    values    ["bad value: <v>"] for each string in the body
+                              (the pushed token among them); a body-less
+                              request (a read) gets the auth one
+                    straddle  pads, then "X-Vault-Token <token>", so that the
+                              errors joined with "; " are cut at byte "cut"
+                              (default 299) 8 bytes before the token's end
+                    all       auth and values (the default)
   DELETE /_fake/faults, POST /_fake/reset (data, login tokens, faults, log)
   GET /_fake/state: versions per namespace/mount/path (each version's keys
       and the SHA-256 of each value, never a value), the request log
@@ -105,6 +117,7 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(n) if n else b""
         self._raw_len = len(raw)
+        self._raw = raw
         if not raw:
             return None
         try:
@@ -179,6 +192,11 @@ class Handler(BaseHTTPRequestHandler):
                 entry["status"] = self._status
                 self.log_entry(entry)
                 return
+            if act == "reflect":
+                self.send(int(fault.get("status", 403)), {"errors": self.reflect(fault, body)})
+                entry["status"] = self._status
+                self.log_entry(entry)
+                return
             if act == "drop":
                 entry["status"] = 0
                 self.log_entry(entry)
@@ -201,6 +219,26 @@ class Handler(BaseHTTPRequestHandler):
         self.dispatch(path, url.query, ns, body, entry)
         entry["status"] = self._status
         self.log_entry(entry)
+
+    def reflect(self, fault, body):
+        """The errors of a reflect fault: the request's credentials echoed."""
+        tok = self.headers.get("X-Vault-Token") or ""
+        echo = fault.get("echo", "all")
+        auth = ["permission denied: X-Vault-Token " + tok]
+        values = ["bad value: " + v for v in string_leaves(body)] or auth
+        if echo == "auth":
+            return auth
+        if echo == "body":
+            return ["invalid request: " + self._raw.decode("utf-8", "replace")]
+        if echo == "values":
+            return values
+        if echo == "straddle":
+            tail = "X-Vault-Token " + tok
+            room = int(fault.get("cut", 299)) + 8 - len(tok) - len("X-Vault-Token ")
+            k = max(1, -(-room // 152))  # pads of at most 150, each then "; "
+            total = room - 2 * k
+            return ["p" * (total // k + (i < total % k)) for i in range(k)] + [tail]
+        return auth + values
 
     def log_entry(self, e):
         with LOCK:
@@ -423,6 +461,17 @@ class Handler(BaseHTTPRequestHandler):
                          "faults": [{k: v for k, v in f.items()} for f in STATE.faults]}
             return self.send(200, state)
         return self.errors(404, "no such control path")
+
+
+def string_leaves(v):
+    """Every string in a JSON value (keys aside)."""
+    if isinstance(v, str):
+        return [v]
+    if isinstance(v, dict):
+        return [s for x in v.values() for s in string_leaves(x)]
+    if isinstance(v, list):
+        return [s for x in v for s in string_leaves(x)]
+    return []
 
 
 def pairs(items, what):

@@ -23,6 +23,7 @@ Suite *suite_rotate_faults(void);
 Suite *suite_packaging(void);
 Suite *suite_planted(void);
 Suite *suite_hardening(void);
+Suite *suite_hostile(void);
 
 int main(void)
 {
@@ -47,6 +48,7 @@ int main(void)
 	srunner_add_suite(sr, suite_packaging());
 	srunner_add_suite(sr, suite_planted());
 	srunner_add_suite(sr, suite_hardening());
+	srunner_add_suite(sr, suite_hostile());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
