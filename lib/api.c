@@ -23,35 +23,50 @@ static bool body_is_json(const md_http_resp *r)
 	       (md_secret_len(r->body) > 0 && md_secret_str(r->body)[0] == '{');
 }
 
-/* "CODE: message (issue; issue)" from an error body, or "" if none. */
-static void error_line(const md_http_resp *r, char *out, size_t outsz, char *code, size_t codesz)
+/* Appends the string member key of obj to out; false if there is none. */
+static bool append_member(md_secret *out, const md_json *doc, int obj, const char *key,
+			  const char *before)
+{
+	_cleanup_secret_ md_secret *v = md_secret_new(256);
+	if (!v || md_json_str_secret(doc, md_json_get(doc, obj, key), v) < 0 ||
+	    md_secret_len(v) == 0)
+		return false;
+	md_secret_appendf(out, "%s", before);
+	md_secret_append(out, md_secret_str(v), md_secret_len(v));
+	return true;
+}
+
+/* "CODE: message (issue; issue)" from an error body into out (empty if
+ * none), whole: it is cut only after redaction (md_err_set), or a secret
+ * a server repeats could straddle the cut. code gets the code alone. */
+static void error_line(const md_http_resp *r, md_secret *out, char *code, size_t codesz)
 {
 	md_json doc;
-	out[0] = code[0] = '\0';
+	code[0] = '\0';
 	if (!body_is_json(r) ||
 	    md_json_parse(&doc, md_secret_str(r->body), md_secret_len(r->body), NULL) != MD_OK)
 		return;
-	char msg[256] = "", issue[256];
-	md_json_str(&doc, md_json_get(&doc, 0, "code"), code, codesz);
-	md_json_str(&doc, md_json_get(&doc, 0, "message"), msg, sizeof msg);
-	size_t n = (size_t)snprintf(out, outsz, "%s%s%s", code, code[0] && msg[0] ? ": " : "", msg);
-	int issues = md_json_get(&doc, 0, "issues");
-	for (int i = 0; i < md_json_count(&doc, issues) && n < outsz; i++) {
-		if (md_json_str(&doc, md_json_get(&doc, md_json_at(&doc, issues, i), "message"),
-				issue, sizeof issue) <= 0)
-			continue;
-		n += (size_t)snprintf(out + n, outsz - n, "%s%s", i == 0 ? " (" : "; ", issue);
-		if (i == md_json_count(&doc, issues) - 1 && n < outsz)
-			n += (size_t)snprintf(out + n, outsz - n, ")");
-	}
+	if (md_json_str(&doc, md_json_get(&doc, 0, "code"), code, codesz) < 0)
+		code[0] = '\0';
+	bool any = append_member(out, &doc, 0, "code", "");
+	any |= append_member(out, &doc, 0, "message", any ? ": " : "");
+	int issues = md_json_get(&doc, 0, "issues"), shown = 0;
+	for (int i = 0; i < md_json_count(&doc, issues); i++)
+		shown += append_member(out, &doc, md_json_at(&doc, issues, i), "message",
+				       shown ? "; " : " (");
+	if (shown)
+		md_secret_append(out, ")", 1);
 	md_json_free(&doc);
 }
 
 int md_api_error_from_resp(const md_http_resp *r, const char *what, md_error *err)
 {
-	char line[400], code[64];
-	error_line(r, line, sizeof line, code, sizeof code);
-	const char *detail = line[0] ? line : "no error details";
+	char code[64];
+	_cleanup_secret_ md_secret *line = md_secret_new(512);
+	if (!line)
+		return md_err_set(err, MD_EFAIL, "%s: HTTP %ld (out of memory)", what, r->status);
+	error_line(r, line, code, sizeof code);
+	const char *detail = md_secret_len(line) ? md_secret_str(line) : "no error details";
 	long s = r->status;
 	md_code c;
 	if (s == 401 || s == 403)
@@ -65,7 +80,8 @@ int md_api_error_from_resp(const md_http_resp *r, const char *what, md_error *er
 		if (err)
 			err->http_status = 404;
 		return MD_EFAIL;
-	} else if (s == 409 || (s == 400 && strstr(line, "alive_entity_unique_name_per_parent_and_type")))
+	} else if (s == 409 ||
+		   (s == 400 && strstr(detail, "alive_entity_unique_name_per_parent_and_type")))
 		c = MD_ECONFLICT;
 	else if (s == 429 || s >= 500)
 		c = MD_ETRANSIENT;
@@ -117,6 +133,19 @@ static int answer_doc(const char *body, size_t len, const char *what, md_json *d
 				  "repeats a key)", what);
 	}
 	return MD_OK;
+}
+
+/* An answer whose content is not used must still be well formed, when
+ * there is one: empty (a 204), or a JSON object. */
+static int answer_empty_or_object(const md_http_resp *r, const char *what, md_error *err)
+{
+	md_json doc;
+	if (md_secret_len(r->body) == 0)
+		return MD_OK;
+	int rc = answer_doc(md_secret_str(r->body), md_secret_len(r->body), what, &doc, err);
+	if (!rc)
+		md_json_free(&doc);
+	return rc;
 }
 
 /* One request whose 2xx answer is parsed into doc (if doc is non-NULL). */
@@ -171,6 +200,8 @@ int md_api_user_create(md_http *h, const char *username, md_error *err)
 		return md_err_set(err, MD_EFAIL, "out of memory");
 	md_http_resp r;
 	rc = api_call(h, "POST", path, body, "account create", &r, NULL, err);
+	if (!rc)
+		rc = answer_empty_or_object(&r, "account create", err);
 	md_http_resp_free(&r);
 	if (rc == MD_ECONFLICT)
 		md_err_set(err, MD_ECONFLICT, "account create: service account '%s' already exists",
@@ -186,6 +217,8 @@ int md_api_user_delete(md_http *h, const char *username, md_error *err)
 	_cleanup_secret_ md_secret *path = user_path(username, NULL, NULL);
 	md_http_resp r;
 	rc = api_call(h, "DELETE", path, NULL, "account delete", &r, NULL, err);
+	if (!rc)
+		rc = answer_empty_or_object(&r, "account delete", err);
 	bool earlier = r.earlier_maybe_done;
 	md_http_resp_free(&r);
 	if (rc == MD_ENOTFOUND && earlier) {
@@ -304,8 +337,11 @@ int md_api_token_create(md_http *h, const char *username, const md_token_req *q,
 	rc = api_call(h, "POST", path, body, "token create", &r, NULL, err);
 	if (rc) {
 		/* No answer after sending, or a 5xx that may come after the
-		 * server did the work: the token may exist. */
-		if ((r.status == 0 && r.maybe_sent) || r.status >= 500)
+		 * server did the work: the token may exist. A 2xx whose body
+		 * was too large to read made one. */
+		if (r.status >= 200 && r.status <= 299)
+			*minted = MD_MINTED_UNUSABLE;
+		else if ((r.status == 0 && r.maybe_sent) || r.status >= 500)
 			*minted = MD_MINTED_MAYBE;
 		md_http_resp_free(&r);
 		if (rc == MD_ECONFLICT)
@@ -375,6 +411,8 @@ int md_api_token_revoke(md_http *h, const char *username, const char *token_id, 
 		return rc;
 	_cleanup_secret_ md_secret *path = user_path(username, "tokens", token_id);
 	md_http_resp r;
+	/* A 2xx revoked it, whatever its body says: cleanup paths rely on
+	 * that answer, and it carries nothing we use. */
 	rc = api_call(h, "DELETE", path, NULL, "token revoke", &r, NULL, err);
 	bool earlier = r.earlier_maybe_done;
 	md_http_resp_free(&r);

@@ -381,9 +381,15 @@ int md_http_request(md_http *h, const char *method, const char *path, const md_s
 					: curl_easy_perform(h->curl);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-		if (rx.too_big)
+		if (rx.too_big) {
+			/* The status came first: a 2xx says the work was done
+			 * (a mint answered with a body too large to read still
+			 * made a token its caller must clean up). */
+			curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+			md_secret_truncate(resp->body, 0);
 			return md_err_set(err, MD_EFAIL, "%s %s: answer larger than %ld bytes", method,
 					  path, HTTP_BODY_MAX);
+		}
 		bool retry;
 		char what[96];
 		if (cc == CURLE_OK) {

@@ -54,7 +54,8 @@ int md_http_check_url(const char *url, md_error *err);
 
 /* Sends method path (path starts with '/', appended to base_url) with an
  * optional JSON body. MD_OK means an HTTP answer arrived (any status: see
- * resp->status); MD_ETRANSIENT means none did after the allowed attempts. */
+ * resp->status); MD_ETRANSIENT means none did after the allowed attempts;
+ * MD_EFAIL with resp->status set: an answer too large to read (16 MiB). */
 int md_http_request(md_http *h, const char *method, const char *path, const md_secret *body,
 		    md_http_retry mode, md_http_resp *resp, md_error *err);
 void md_http_resp_free(md_http_resp *resp);

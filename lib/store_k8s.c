@@ -244,16 +244,19 @@ static int k8s_transport_error(const k8s_store *ks, int rc, md_error *err)
 /* One line from an error answer: the Status object's message (and reason). */
 static int k8s_error(const k8s_store *ks, const md_http_resp *r, const char *verb, md_error *err)
 {
-	char msg[300] = "", reason[64] = "";
+	/* The message whole, in secret memory: cut only after redaction. */
+	_cleanup_secret_ md_secret *msg = md_secret_new(512);
+	char reason[64] = "";
 	md_json d;
-	if (md_json_parse(&d, md_secret_str(r->body), md_secret_len(r->body), NULL) == MD_OK) {
-		md_json_str(&d, md_json_get(&d, 0, "message"), msg, sizeof msg);
-		md_json_str(&d, md_json_get(&d, 0, "reason"), reason, sizeof reason);
+	if (msg && md_json_parse(&d, md_secret_str(r->body), md_secret_len(r->body), NULL) == MD_OK) {
+		md_json_str_secret(&d, md_json_get(&d, 0, "message"), msg);
+		if (md_json_str(&d, md_json_get(&d, 0, "reason"), reason, sizeof reason) < 0)
+			reason[0] = '\0';
 		md_json_free(&d);
 	}
-	if (!msg[0])
-		snprintf(msg, sizeof msg, "%s", r->status == 404 ? "no such route (is "
-			 "MDCRED_K8S_API_URL a Kubernetes API server?)" : "no error details");
+	if (msg && !md_secret_len(msg))
+		md_secret_appendf(msg, "%s", r->status == 404 ? "no such route (is "
+				  "MDCRED_K8S_API_URL a Kubernetes API server?)" : "no error details");
 	long s = r->status;
 	md_code c = s == 401 || s == 403 ? MD_EAUTH : s == 404 ? MD_ENOTFOUND
 		    : s == 409 ? MD_ECONFLICT : s == 429 || s >= 500 ? MD_ETRANSIENT : MD_EFAIL;
@@ -269,7 +272,7 @@ static int k8s_error(const k8s_store *ks, const md_http_resp *r, const char *ver
 	else if (s == 409)
 		hint = " - the Secret was created by someone else meanwhile; nothing was written";
 	md_err_set(err, c, "%s secret %s/%s: HTTP %ld %s: %s%s", verb, ks->ns, ks->name, s,
-		   reason[0] ? reason : "error", msg, hint);
+		   reason[0] ? reason : "error", md_secret_str(msg), hint);
 	if (err)
 		err->http_status = (int)s;
 	return c;

@@ -244,20 +244,20 @@ static md_secret *data_path(const vault_store *v)
 
 int md_vault_error(const md_http_resp *r, const char *what, md_error *err)
 {
-	char detail[300] = "";
+	/* Whole, in secret memory: cut only after redaction (md_err_set), so a
+	 * credential a server repeats cannot straddle a cut. */
+	_cleanup_secret_ md_secret *detail = md_secret_new(512);
+	_cleanup_secret_ md_secret *one = md_secret_new(256);
 	md_json d;
-	if (md_json_parse(&d, md_secret_str(r->body), md_secret_len(r->body), NULL) == 0) {
+	if (detail && one &&
+	    md_json_parse(&d, md_secret_str(r->body), md_secret_len(r->body), NULL) == 0) {
 		int errs = md_json_get(&d, 0, "errors");
-		size_t used = 0;
-		for (int i = 0; i < md_json_count(&d, errs) && used + 4 < sizeof detail; i++) {
-			char one[200];
-			if (md_json_str(&d, md_json_at(&d, errs, i), one, sizeof one) < 0)
+		for (int i = 0; i < md_json_count(&d, errs); i++) {
+			if (md_json_str_secret(&d, md_json_at(&d, errs, i), one) < 0)
 				continue;
-			for (char *c = one; *c; c++)
-				if (*c == '\n' || *c == '\r' || *c == '\t')
-					*c = ' ';
-			used += (size_t)snprintf(detail + used, sizeof detail - used, "%s%s",
-						 used ? "; " : "", one);
+			if (md_secret_len(detail))
+				md_secret_append(detail, "; ", 2);
+			md_secret_append(detail, md_secret_str(one), md_secret_len(one));
 		}
 		md_json_free(&d);
 	}
@@ -267,7 +267,8 @@ int md_vault_error(const md_http_resp *r, const char *what, md_error *err)
 		    : s == 409				? MD_ECONFLICT
 		    : s == 429 || s >= 500		? MD_ETRANSIENT
 							: MD_EFAIL;
-	md_err_set(err, c, "vault: %s: HTTP %ld: %s", what, s, detail[0] ? detail : "no details");
+	md_err_set(err, c, "vault: %s: HTTP %ld: %s", what, s,
+		   md_secret_len(detail) ? md_secret_str(detail) : "no details");
 	if (err)
 		err->http_status = (int)s;
 	return c;

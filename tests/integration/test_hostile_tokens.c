@@ -154,14 +154,14 @@ static void fake_ctl(bool k8s, const char *path, const char *json)
 static const char *const vault_echo[] = {"auth", "body", "values", "straddle", "all"};
 static const char *const k8s_echo[] = {"auth", "reason", "body", "values", "base64", "all"};
 /* Reads (every GET: the store's read, its read-back, exec --from) or writes.
- * A store that cannot be read back after a transient failure may hold the
- * token: push keeps it alive and exits 8 (lib/push.c); otherwise no store
- * took it: exit 7, revoked. */
+ * A store that cannot be read before its write is never written (nothing
+ * was sent), and a write refused is a definite no: either way no store took
+ * the token, which is revoked (exit 7). */
 static const struct {
 	const char *method;
 	int status, read_exit, push_exit;
 } reflect_at[] = {
-	{"GET", 403, 3, 7}, {"GET", 500, 6, 8}, {"POST", 400, 0, 7}, {"POST", 403, 0, 7}};
+	{"GET", 403, 3, 7}, {"GET", 500, 6, 7}, {"POST", 400, 0, 7}, {"POST", 403, 0, 7}};
 #define NAT (int)(sizeof reflect_at / sizeof reflect_at[0])
 
 /* push, rotate --config --json and (when reads fail) exec --from against a
