@@ -178,10 +178,11 @@ $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_CORE_OBJ)
 	@echo '  FUZZ  $@'
 	@clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_CORE_OBJ) -ldl -lpthread
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_TARGETS ?= $(FUZZ_BIN)
 fuzz: $(FUZZ_BIN)
-	@for f in $(FUZZ_BIN); do \
+	@for f in $(FUZZ_TARGETS); do \
 		FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_MERGE=1 \
-		sh tests/fuzz/run.sh $$f tests/run/fuzz || exit 1; done
+		sh tests/fuzz/run.sh $$f $(B)/fuzz-run || exit 1; done
 
 # The Go host that launches the plugin as Vault does, and the Go reference
 # plugin (GOPATH mode, Debian's Go packages, no network).

@@ -51,7 +51,8 @@ static const char overview[] =
 "was sent); 3 authentication or permission (401/403); 4 not found; 5 conflict,\n"
 "already exists; 6 transient failure after retries (network, timeout, 429,\n"
 "5xx); 7 push: no store took the new token (it was revoked); 8 push: some\n"
-"stores took it, others did not. exec: the command's own code; 126 not\n"
+"stores took it, others did not; 9 rotate: another run has held the role's\n"
+"lock for longer than --every. exec: the command's own code; 126 not\n"
 "executable, 127 not found; with --revoke-on-exit 128+N when the command\n"
 "died of signal N.\n";
 
@@ -157,7 +158,9 @@ static const char help_rotate[] =
 "Keeps one role's token fresh in its stores (the role is USERNAME unless\n"
 "--role names it). Takes the role's lock in the state dir (default\n"
 "/var/lib/mdcred as root, else $XDG_STATE_HOME/mdcred); another run holding\n"
-"it means 'skipped'. If every store holds the same live token younger than\n"
+"it means 'skipped' (exit 9 once it has held it for longer than --every: a\n"
+"stuck rotation); the state dir and the lock must be yours, writable by no\n"
+"one else. If every store holds the same live token younger than\n"
 "--every (default: half the TTL), 'fresh'. Otherwise mints a token named\n"
 "mdcred-<role>-<time>-<rand>, writes every store, reads each back, then\n"
 "revokes the role's tokens (found by name in the API's list) that no store\n"

@@ -187,10 +187,13 @@ int tool_mint(md_http *h, const tool_mint_opts *m, const char *username, long lo
 		.attempts = tool_g.retries + 1,
 	};
 	int rc = md_mint(h, &q, out, err);
+	/* The expiry as the API reported it; none reported is not "never"
+	 * unless none was asked for. */
+	const char *exp = out->meta.expire_at[0] ? "expires " : ttl == MD_TTL_NONE
+									? "never expires"
+									: "expiry not reported";
 	if (rc == MD_OK)
 		md_log_info("minted %s token '%s' for %s (id %s, %s%s)", out->meta.token_type,
-			    out->meta.name, username, out->meta.id,
-			    out->meta.expire_at[0] ? "expires " : "never expires",
-			    out->meta.expire_at);
+			    out->meta.name, username, out->meta.id, exp, out->meta.expire_at);
 	return rc;
 }

@@ -12,10 +12,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* May a directory on the way to a private one be trusted? Others must not
- * be able to replace what is in it: owned by us or root, and not writable
- * by group or others unless sticky (where only an entry's owner may
- * replace it). */
+/* May a directory on the way to a private one be trusted? The private one
+ * itself: ours and writable by no one else. Those above: ours or root's
+ * (another user could swap the whole tree below one of theirs). Whether
+ * others may write a directory above does not matter: the walk holds each
+ * directory open and checks what it opened, so someone who can write there
+ * can only rename entries (a run then fails, or loses its lock), never
+ * make us write elsewhere. That lets a Kubernetes emptyDir (root, 0777)
+ * hold a state dir. */
 static int dir_trusted(const struct stat *st, const char *path, bool last, md_error *err)
 {
 	uid_t me = geteuid();
@@ -29,7 +33,7 @@ static int dir_trusted(const struct stat *st, const char *path, bool last, md_er
 		return md_err_set(err, MD_EUSAGE, "%s (above the state directory) is owned by uid "
 				  "%u: another user could replace what is below it", path,
 				  (unsigned)st->st_uid);
-	if ((st->st_mode & 022) && (last || !(st->st_mode & S_ISVTX)))
+	if (last && (st->st_mode & 022))
 		return md_err_set(err, MD_EUSAGE, "%s is writable by %s: refusing to keep state "
 				  "in it (chmod go-w)", path,
 				  st->st_mode & 002 ? "every user" : "its group");

@@ -2,10 +2,11 @@
  *
  * Owns: the ownership rule for what mdcred keeps state in (as ssh does for
  * its files): a private directory is owned by the caller and not writable
- * by group or others, and every directory above it is owned by the caller
- * or root and not writable by others unless sticky (a symlink on the way
- * counts only when the caller or root owns it); a lock file is a regular
- * file owned by the caller and writable by nobody else. Anything else is
+ * by group or others, every directory above it is owned by the caller or
+ * root, and a symlink on the way counts only when the caller or root owns
+ * it; a lock file is a regular file owned by the caller and writable by
+ * nobody else. The walk goes down by descriptor (openat), checking what it
+ * opened, so nothing can be swapped between a check and its use. Anything else is
  * refused, so another user cannot plant a lock that makes every run report
  * "skipped", or a symlink that makes root write into /etc.
  *

@@ -1,6 +1,7 @@
 /* rotate.c - see rotate.h. */
 #define _GNU_SOURCE
 #include "rotate.h"
+#include "cache.h"
 #include "file.h"
 #include "lock.h"
 #include "log.h"
@@ -88,12 +89,12 @@ static int rot_lock(const md_rot_req *rq, md_lock *l, md_error *err)
 			  "process", pid, rq->state_dir, name, held, rq->every);
 }
 
+/* The API's RFC 3339 timestamps, offsets honoured (the one parser:
+ * cache.h), or -1. */
 static time_t parse_ts(const char *s)
 {
-	struct tm tm = {0};
-	if (!s || !*s || !strptime(s, "%Y-%m-%dT%H:%M:%S", &tm))
-		return (time_t)-1;
-	return timegm(&tm);
+	time_t t;
+	return md_cache_parse_time(s, &t) == 0 ? t : (time_t)-1;
 }
 
 /* Ids the stores hold now (empty string for a store holding nothing).

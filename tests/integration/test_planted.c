@@ -184,13 +184,15 @@ START_TEST(state_dir_others_control_is_refused)
 	ck_assert_exit(r, 2);
 	ck_assert(h_contains(r.err, "writable by every user"));
 	h_result_free(&r);
-	/* Below a directory every user may write (not sticky): the state dir
-	 * could be renamed away and replaced. */
+	/* Below a directory of another user: the whole tree is theirs to
+	 * swap. */
+	const char *their_parent = fresh_dir("their-parent", 0755);
+	ck_assert_int_eq(chown(their_parent, OTHER, OTHER), 0);
 	char below[1400];
-	snprintf(below, sizeof below, "%s/state", open_dir);
+	snprintf(below, sizeof below, "%s/state", their_parent);
 	rotate(&r, below, "1h");
 	ck_assert_exit(r, 2);
-	ck_assert(h_contains(r.err, "writable by every user"));
+	ck_assert(h_contains(r.err, "owned by uid 65534"));
 	h_result_free(&r);
 	/* Not ours. */
 	const char *theirs = fresh_dir("theirs", 0700);
@@ -224,6 +226,14 @@ START_TEST(state_dir_others_control_is_refused)
 	h_result_free(&r);
 	ck_assert_int_eq(stat(ok, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0700);
+	/* Below a directory every user may write but root owns (a Kubernetes
+	 * emptyDir is 0777): the state dir made in it is ours, 0700, and is
+	 * held open while used, so that is fine. */
+	char in_open[1400];
+	snprintf(in_open, sizeof in_open, "%s/state", open_dir);
+	rotate(&r, in_open, "1h");
+	ck_assert_exit(r, 0);
+	h_result_free(&r);
 }
 END_TEST
 
