@@ -105,12 +105,28 @@ out:
 	return rc;
 }
 
+/* A credential goes into a header line: a CR or LF in it (a Vault login
+ * answer, a token file) would add lines of a server's choosing. Visible
+ * ASCII only, as every bearer token and Vault token is. */
+static bool header_value_ok(const md_secret *v)
+{
+	const char *s = md_secret_str(v);
+	for (size_t i = 0; i < md_secret_len(v); i++)
+		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+			return false;
+	return md_secret_len(v) > 0;
+}
+
 int md_http_new(const md_http_opts *o, md_http **out, md_error *err)
 {
 	*out = NULL;
 	int rc = md_http_check_url(o->base_url, err);
 	if (rc)
 		return rc;
+	if (o->bearer && !header_value_ok(o->bearer))
+		return md_err_set(err, MD_EFAIL, "a credential for %.200s is empty or holds "
+				  "characters a header cannot carry (white space, control "
+				  "characters, non-ASCII)", o->base_url);
 	md_http *h = calloc(1, sizeof *h);
 	if (!h)
 		return md_err_set(err, MD_EFAIL, "out of memory");

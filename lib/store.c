@@ -1,5 +1,6 @@
 /* store.c - see store.h: URI dispatch and what all stores share. */
 #include "store_int.h"
+#include "text.h"
 #include "validate.h"
 
 #include <stdio.h>
@@ -151,6 +152,15 @@ int md_store_check(md_store *st, md_error *err)
 	return rc;
 }
 
+/* What a store records beside the token is anyone's writing: escaped
+ * (text.h) before it can reach a message or an output line. */
+static void escape_field(char *f, size_t sz)
+{
+	char tmp[256];
+	md_text_escape(tmp, sizeof tmp < sz ? sizeof tmp : sz, f, strlen(f), false);
+	memcpy(f, tmp, strlen(tmp) + 1);
+}
+
 int md_store_read(md_store *st, md_store_value *v, md_error *err)
 {
 	memset(v, 0, sizeof *v);
@@ -161,6 +171,10 @@ int md_store_read(md_store *st, md_store_value *v, md_error *err)
 	if (!rc && v->token &&
 	    (rc = md_valid_token_value(md_secret_str(v->token), md_secret_len(v->token), err)))
 		md_store_value_clear(v);
+	escape_field(v->meta.id, sizeof v->meta.id);
+	escape_field(v->meta.name, sizeof v->meta.name);
+	escape_field(v->meta.token_type, sizeof v->meta.token_type);
+	escape_field(v->meta.expire_at, sizeof v->meta.expire_at);
 	if (rc)
 		md_err_prefix(err, "store %.200s", st->describe);
 	return rc;
