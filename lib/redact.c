@@ -229,6 +229,8 @@ void md_redact_buf(char *p, size_t *n)
 		free(h.v);
 		return;
 	}
+	if (h.n == 0)
+		return; /* the common case: nothing to replace */
 	qsort(h.v, h.n, sizeof *h.v, hit_cmp);
 	size_t r = 0, w = 0;
 	for (size_t i = 0; i < h.n; i++) {
