@@ -30,14 +30,23 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 
-CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) \
+CFLAGS := -MMD -MP -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) \
 	-Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation \
 	$(HARDEN) -fstack-protector-strong -fPIE $(SAN_FLAGS) -Ilib
 LDFLAGS := -pie -Wl,-z,relro,-z,now $(SAN_FLAGS)
 LIBS = $(PKG_LIBS) -lpthread
 
-LIB_SRC := $(wildcard lib/*.c)
+# lib/ is one folder per layer, one archive each (lib/README.md); what may
+# include what is checked by tests/layers.sh (`make layers`, and in check).
+LAYERS := base net motherduck store deliver vault
+LIB_SRC := $(foreach l,$(LAYERS),$(wildcard lib/$(l)/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+layer_lib = $(B)/libmd$(1).a
+# Link order: a layer before the layers it uses.
+HELPER_LIBS := $(foreach l,deliver store motherduck net base,$(call layer_lib,$(l)))
+PLUGIN_LIBS := $(foreach l,vault net base,$(call layer_lib,$(l)))
+EMU_LIBS := $(call layer_lib,base)
+ALL_LIBS := $(foreach l,deliver store motherduck vault net base,$(call layer_lib,$(l)))
 HELPER_SRC := $(wildcard helper/*.c)
 HELPER_OBJ := $(HELPER_SRC:%.c=$(B)/%.o)
 EMU_SRC := $(wildcard emulator/*.c)
@@ -56,13 +65,14 @@ PLUGIN_OBJ := $(PLUGIN_SRC:%.c=$(B)/%.o)
 PLUGIN_BIN := $(B)/vault-plugin-secrets-motherduck
 INTEG_OBJ := $(INTEG_SRC:%.c=$(B)/%.o)
 
-.PHONY: all deps demo check test unit integration leakscan bench install clean fuzz
-all: $(B)/mdcred $(B)/libmdcred.a $(B)/mdcred-emulator $(if $(PLUGIN_SRC),$(PLUGIN_BIN))
+.PHONY: all deps demo check test unit integration leakscan bench install clean fuzz layers
+all: $(B)/mdcred $(B)/mdcred-emulator $(if $(PLUGIN_SRC),$(PLUGIN_BIN))
 
 deps:
 	@sh tests/deps.sh $(DEB_PKGS)
 
-$(B)/%.o: %.c $(wildcard lib/*.h) $(wildcard emulator/*.h) $(wildcard helper/*.h) $(wildcard tests/integration/*.h) $(wildcard tests/unit/*.h)
+# Header dependencies are tracked by the compiler (-MMD), per object.
+$(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo '  CC    $<'
 	@$(CC) $(CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
@@ -81,31 +91,39 @@ $(B)/gen/%.pb-c.o: $(B)/gen/%.pb-c.c $(GEN_H)
 $(PLUGIN_OBJ): | $(GEN_H)
 $(PLUGIN_OBJ): CFLAGS += -I$(B)/gen
 
-$(PLUGIN_BIN): $(PLUGIN_OBJ) $(GEN_OBJ) $(B)/libmdcred.a
+$(PLUGIN_BIN): $(PLUGIN_OBJ) $(GEN_OBJ) $(PLUGIN_LIBS)
 	@echo '  LD    $@'
-	@$(CC) $(LDFLAGS) -o $@ $(PLUGIN_OBJ) $(GEN_OBJ) $(B)/libmdcred.a \
+	@$(CC) $(LDFLAGS) -o $@ $(PLUGIN_OBJ) $(GEN_OBJ) $(PLUGIN_LIBS) \
 		$(shell pkg-config --libs libnghttp2 libprotobuf-c openssl 2>/dev/null) -ldl -lpthread
 
-$(B)/libmdcred.a: $(LIB_OBJ)
-	@mkdir -p $(dir $@)
-	@echo '  AR    $@'
-	@rm -f $@ && ar rcs $@ $^
+# One archive per layer: libmdbase.a, libmdnet.a, ... libmdvault.a.
+define layer_rule
+$(call layer_lib,$(1)): $(filter $(B)/lib/$(1)/%,$(LIB_OBJ))
+	@mkdir -p $$(dir $$@)
+	@echo '  AR    $$@'
+	@rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach l,$(LAYERS),$(eval $(call layer_rule,$(l))))
 
-# mdcred links only libc: libcurl is loaded on first use (lib/curl_dl.h).
-$(B)/mdcred: $(HELPER_OBJ) $(B)/libmdcred.a
+# mdcred links only libc: libcurl is loaded on first use (lib/net/curl_dl.h).
+$(B)/mdcred: $(HELPER_OBJ) $(HELPER_LIBS)
 	@echo '  LD    $@'
-	@$(CC) $(LDFLAGS) -o $@ $(HELPER_OBJ) $(B)/libmdcred.a -ldl -lpthread
+	@$(CC) $(LDFLAGS) -o $@ $(HELPER_OBJ) $(HELPER_LIBS) -ldl -lpthread
 
-$(B)/mdcred-emulator: $(EMU_OBJ) $(B)/libmdcred.a
-	$(CC) $(LDFLAGS) -o $@ $(EMU_OBJ) $(B)/libmdcred.a $(LIBS)
+$(B)/mdcred-emulator: $(EMU_OBJ) $(EMU_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(EMU_OBJ) $(EMU_LIBS) $(LIBS)
 
-$(B)/tests/%: $(B)/tests/unit/%.o $(B)/libmdcred.a
+$(B)/tests/%: $(B)/tests/unit/%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(B)/libmdcred.a $(LIBS) $(CHECK_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(LIBS) $(CHECK_LIBS)
 
-$(B)/tests/test_integration: $(INTEG_OBJ) $(B)/libmdcred.a
+$(B)/tests/test_integration: $(INTEG_OBJ) $(HELPER_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(INTEG_OBJ) $(B)/libmdcred.a $(LIBS) $(CHECK_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(INTEG_OBJ) $(HELPER_LIBS) $(LIBS) $(CHECK_LIBS)
+
+# The layers' include rules (tests/layers.sh).
+layers:
+	@sh tests/layers.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all $(B)/vault-host
@@ -155,12 +173,12 @@ FUZZ_SECONDS ?= 10
 FUZZ_RUNS ?=
 FUZZ_FLAGS = -std=c11 -D_DEFAULT_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	-Ilib -I$(B)/gen $(PKG_CFLAGS)
-FUZZ_LIB = lib/engine.c lib/json.c lib/json_check.c lib/secret.c lib/redact.c lib/error.c lib/log.c \
-	lib/validate.c lib/http.c lib/http_multi.c lib/curl_dl.c lib/rand.c lib/text.c
-$(B)/fuzz/fuzz_grpc_frame: tests/fuzz/fuzz_grpc_frame.c lib/grpc_frame.c lib/grpc_frame.h
+FUZZ_LIB = lib/vault/engine.c $(addprefix lib/base/,json.c json_check.c secret.c redact.c error.c \
+	log.c validate.c rand.c text.c) $(addprefix lib/net/,http.c http_multi.c curl_dl.c)
+$(B)/fuzz/fuzz_grpc_frame: tests/fuzz/fuzz_grpc_frame.c lib/vault/grpc_frame.c lib/vault/grpc_frame.h
 	@mkdir -p $(dir $@)
 	@echo '  FUZZ  $@'
-	@clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_grpc_frame.c lib/grpc_frame.c
+	@clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_grpc_frame.c lib/vault/grpc_frame.c
 $(B)/fuzz/fuzz_decoders: tests/fuzz/fuzz_decoders.c $(GEN_C) $(GEN_H) $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
 	@echo '  FUZZ  $@'
@@ -168,9 +186,9 @@ $(B)/fuzz/fuzz_decoders: tests/fuzz/fuzz_decoders.c $(GEN_C) $(GEN_H) $(FUZZ_LIB
 		$(shell pkg-config --libs libprotobuf-c 2>/dev/null) -ldl -lpthread
 # The other targets link the helper's core (not the plugin's transport),
 # compiled once with coverage instrumentation.
-FUZZ_CORE_SRC := $(filter-out lib/grpc_% lib/mtls.c lib/engine.c,$(LIB_SRC))
+FUZZ_CORE_SRC := $(filter-out lib/vault/%,$(LIB_SRC))
 FUZZ_CORE_OBJ := $(FUZZ_CORE_SRC:%.c=$(B)/fuzzobj/%.o)
-$(B)/fuzzobj/%.o: %.c $(wildcard lib/*.h)
+$(B)/fuzzobj/%.o: %.c $(wildcard lib/*/*.h)
 	@mkdir -p $(dir $@)
 	@clang $(subst -fsanitize=fuzzer,-fsanitize=fuzzer-no-link,$(FUZZ_FLAGS)) -c -o $@ $<
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_CORE_OBJ)
@@ -208,3 +226,7 @@ integration: $(B)/tests/test_integration $(B)/mdcred $(B)/mdcred-emulator
 	MDCRED_BIN=$(B)/mdcred EMULATOR_BIN=$(B)/mdcred-emulator TEST_RUN_DIR=tests/run \
 		$(B)/tests/test_integration
 .SECONDARY:
+
+# What the compiler recorded of each object's headers (-MMD).
+-include $(wildcard $(B)/lib/*/*.d $(B)/helper/*.d $(B)/plugin/*.d $(B)/emulator/*.d \
+	$(B)/tests/*/*.d)

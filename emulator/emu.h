@@ -24,9 +24,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "error.h"
-#include "json.h"
-#include "secret.h"
+#include "base/error.h"
+#include "base/json.h"
+#include "base/secret.h"
 
 struct sockaddr;
 

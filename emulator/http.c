@@ -11,7 +11,7 @@
  * has sent them; then the free callback wipes them.
  */
 #include "emu.h"
-#include "text.h"
+#include "base/text.h"
 
 #include <errno.h>
 #include <arpa/inet.h>
@@ -27,7 +27,7 @@
 
 #include <microhttpd.h>
 
-#include "log.h"
+#include "base/log.h"
 
 #define HTTP_LOG_PATH_MAX 2048
 #define HTTP_CONN_TIMEOUT 120 /* seconds a connection may sit idle */

@@ -8,7 +8,7 @@
  * SIGINT (exit 0). See README.md beside this file.
  */
 #include "emu.h"
-#include "file.h"
+#include "base/file.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,8 +28,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "log.h"
-#include "proc.h"
+#include "base/log.h"
+#include "base/proc.h"
 
 #define PEM_MAX (1u << 20)
 #ifdef __SANITIZE_ADDRESS__

@@ -19,7 +19,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "log.h"
+#include "base/log.h"
 
 #define TOKEN_SIG_BYTES 32
 

@@ -2,7 +2,7 @@
  *
  * The tool only parses input and calls lib/; each tool_<command>.c owns one
  * command group's argument parsing and output. Exit codes are md_code values
- * (see lib/error.h); 126/127 come from exec.
+ * (see lib/base/error.h); 126/127 come from exec.
  */
 #ifndef TOOL_H
 #define TOOL_H
@@ -10,11 +10,11 @@
 #include <getopt.h>
 #include <stdbool.h>
 
-#include "api.h"
-#include "error.h"
-#include "http.h"
-#include "rotate.h"
-#include "secret.h"
+#include "motherduck/api.h"
+#include "base/error.h"
+#include "net/http.h"
+#include "deliver/rotate.h"
+#include "base/secret.h"
 
 typedef struct {
 	const char *api_url;
@@ -39,7 +39,7 @@ int tool_store_open(const char *uri, struct md_store **out, md_error *err);
 int tool_stores_open(const char *const *uris, size_t n, struct md_store **stores, md_error *err);
 void tool_stores_free(struct md_store **stores, size_t n);
 /* Writes a secret buffer to stdout in full: delivers a token asked for;
- * fails if stdout was closed at start (it is /dev/null since, lib/proc.h). */
+ * fails if stdout was closed at start (it is /dev/null since, lib/base/proc.h). */
 int tool_stdout(const md_secret *s, md_error *err);
 /* Writes data (never a token asked for) to stdout, watched values redacted
  * (in s). Server-supplied fields in it are escaped already (api.h). */

@@ -1,7 +1,7 @@
 /* tool_account.c - `mdcred account create|delete|active`. */
 #include "tool.h"
-#include "log.h"
-#include "validate.h"
+#include "base/log.h"
+#include "base/validate.h"
 
 #include <string.h>
 

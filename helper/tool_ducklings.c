@@ -1,9 +1,9 @@
 /* tool_ducklings.c - `mdcred ducklings get|set`. */
 #include "tool.h"
-#include "ducklings.h"
-#include "json.h"
-#include "log.h"
-#include "validate.h"
+#include "motherduck/ducklings.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/validate.h"
 
 #include <string.h>
 

@@ -1,11 +1,11 @@
 /* tool_exec.c - `mdcred exec`: run a command with a token in its environment. */
 #include "tool.h"
-#include "exec.h"
-#include "file.h"
-#include "format.h"
-#include "store.h"
-#include "log.h"
-#include "validate.h"
+#include "deliver/exec.h"
+#include "base/file.h"
+#include "motherduck/format.h"
+#include "store/store.h"
+#include "base/log.h"
+#include "base/validate.h"
 
 #include <limits.h>
 #include <string.h>

@@ -5,11 +5,11 @@
  * minted meanwhile), mints, caches and prints. A cache hit sends nothing and
  * needs no admin token. */
 #include "tool.h"
-#include "cache.h"
-#include "format.h"
-#include "log.h"
-#include "mint.h"
-#include "validate.h"
+#include "deliver/cache.h"
+#include "motherduck/format.h"
+#include "base/log.h"
+#include "motherduck/mint.h"
+#include "base/validate.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,8 +1,8 @@
 /* tool_help.c - `mdcred help [COMMAND]` and `mdcred version`: the texts as data.
  * Keep in step with doc/mdcred.1 and README.md. */
 #include "tool.h"
-#include "http.h"
-#include "version.h"
+#include "net/http.h"
+#include "base/version.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,9 +1,9 @@
-/* tool_main.c - mdcred's entry: start-up (lib/proc.h), global options, dispatch. */
+/* tool_main.c - mdcred's entry: start-up (lib/base/proc.h), global options, dispatch. */
 #include "tool.h"
-#include "log.h"
-#include "proc.h"
-#include "validate.h"
-#include "secret.h"
+#include "base/log.h"
+#include "base/proc.h"
+#include "base/validate.h"
+#include "base/secret.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* tool_push.c - `mdcred push USERNAME --store URI... [token create options]`. */
 #include "tool.h"
-#include "push.h"
-#include "validate.h"
+#include "deliver/push.h"
+#include "base/validate.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,9 +1,9 @@
 /* tool_rotate.c - `mdcred rotate USERNAME --store URI... [options]` (one role). */
 #include "tool.h"
-#include "json.h"
-#include "log.h"
-#include "rotate.h"
-#include "validate.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "deliver/rotate.h"
+#include "base/validate.h"
 
 #include <limits.h>
 #include <stdio.h>

@@ -1,10 +1,10 @@
 /* tool_rotate_config.c - `mdcred rotate --config FILE [--parallel N]`: the
- * roles of a file, side by side (lib/rotate_batch.h does the work). */
+ * roles of a file, side by side (lib/deliver/rotate_batch.h does the work). */
 #include "tool.h"
-#include "log.h"
-#include "rotate_batch.h"
-#include "rotconf.h"
-#include "validate.h"
+#include "base/log.h"
+#include "deliver/rotate_batch.h"
+#include "deliver/rotconf.h"
+#include "base/validate.h"
 
 #include <limits.h>
 #include <stdio.h>

@@ -1,13 +1,13 @@
 /* tool_setup.c - what every mdcred command shares: the admin token and API
  * client, stdout, option parsing helpers, and the mint options. */
 #include "tool.h"
-#include "file.h"
-#include "log.h"
-#include "mint.h"
-#include "redact.h"
-#include "proc.h"
-#include "store.h"
-#include "validate.h"
+#include "base/file.h"
+#include "base/log.h"
+#include "motherduck/mint.h"
+#include "base/redact.h"
+#include "base/proc.h"
+#include "store/store.h"
+#include "base/validate.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -86,7 +86,7 @@ void tool_stores_free(struct md_store **stores, size_t n)
 
 int tool_stdout(const md_secret *s, md_error *err)
 {
-	/* /dev/null since start (lib/proc.h): writing would "succeed". */
+	/* /dev/null since start (lib/base/proc.h): writing would "succeed". */
 	if (md_proc_fd_was_closed(STDOUT_FILENO))
 		return md_err_set(err, MD_EFAIL, "cannot write to stdout: it was closed when mdcred "
 				  "started");

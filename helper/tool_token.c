@@ -1,11 +1,11 @@
 /* tool_token.c - `mdcred token create|list|revoke`. */
 #include "tool.h"
-#include "file.h"
-#include "format.h"
-#include "json.h"
-#include "log.h"
-#include "mint.h"
-#include "validate.h"
+#include "base/file.h"
+#include "motherduck/format.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "motherduck/mint.h"
+#include "base/validate.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* plugin_backend.c - pb.Backend: Setup dials the host's broker and keeps
  * the storage client; HandleRequest and HandleExistenceCheck translate to
- * lib/engine.h; the rest are the lifecycle answers Vault expects. */
+ * lib/vault/engine.h; the rest are the lifecycle answers Vault expects. */
 #include "plugin.h"
 
 #include <pthread.h>
@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "backend.pb-c.h"
-#include "log.h"
-#include "secret.h"
+#include "base/log.h"
+#include "base/secret.h"
 
 #define BROKER_WAIT_MS 5000
 

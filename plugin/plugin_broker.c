@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "goplugin.pb-c.h"
-#include "log.h"
+#include "base/log.h"
 
 #define BROKER_MAX 64
 

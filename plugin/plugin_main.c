@@ -15,10 +15,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "proc.h"
-#include "rand.h"
-#include "secret.h"
+#include "base/log.h"
+#include "base/proc.h"
+#include "base/rand.h"
+#include "base/secret.h"
 
 #define COOKIE_KEY "VAULT_BACKEND_PLUGIN"
 #define COOKIE_VALUE "6669da05-b1c8-4f49-97d9-c8e5bed98e20"

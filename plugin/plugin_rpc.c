@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "secret.h"
+#include "base/log.h"
+#include "base/secret.h"
 
 ProtobufCMessage *plugin_recv(md_grpc_call *c, const ProtobufCMessageDescriptor *d)
 {

@@ -7,9 +7,9 @@
 
 #include "goplugin.pb-c.h"
 #include "health.pb-c.h"
-#include "log.h"
+#include "base/log.h"
 #include "vaultmisc.pb-c.h"
-#include "version.h"
+#include "base/version.h"
 #include "version.pb-c.h"
 
 static void health_check(md_grpc_call *c, void *ud)

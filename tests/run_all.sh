@@ -39,6 +39,12 @@ for f in "$b"/fuzz/fuzz_*; do
 		failed=$((failed + 1))
 	fi
 done
+# What may include what (lib/README.md).
+if sh tests/layers.sh; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
+fi
 if sh tests/leakscan.sh "$run"; then
 	passed=$((passed + 1))
 else

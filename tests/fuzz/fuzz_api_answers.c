@@ -15,12 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
-#include "cache.h"
-#include "format.h"
-#include "json.h"
-#include "text.h"
-#include "validate.h"
+#include "motherduck/api.h"
+#include "deliver/cache.h"
+#include "motherduck/format.h"
+#include "base/json.h"
+#include "base/text.h"
+#include "base/validate.h"
 
 static void printable_or_abort(const char *s)
 {

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "backend.pb-c.h"
-#include "engine.h"
+#include "vault/engine.h"
 #include "goplugin.pb-c.h"
 #include "health.pb-c.h"
 

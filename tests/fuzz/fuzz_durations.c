@@ -1,5 +1,5 @@
 /* fuzz_durations.c - libFuzzer target for the small parsers of values a
- * user or a server gives: durations and TTLs (lib/validate.c), RFC 3339
+ * user or a server gives: durations and TTLs (lib/base/validate.c), RFC 3339
  * timestamps (md_cache_parse_time), token values (md_valid_token_value),
  * usernames, token names and ids.
  *
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache.h"
-#include "validate.h"
+#include "deliver/cache.h"
+#include "base/validate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,4 +1,4 @@
-/* fuzz_grpc_frame.c - libFuzzer target for lib/grpc_frame.c: arbitrary
+/* fuzz_grpc_frame.c - libFuzzer target for lib/vault/grpc_frame.c: arbitrary
  * bytes fed to md_grpc_decoder in arbitrary chunkings.
  *
  * Input layout: byte 0 picks the limit (small limits reach TOO_BIG often);
@@ -7,13 +7,13 @@
  * outcome (the decoder's answer must not depend on the chunking).
  *
  *   clang -fsanitize=fuzzer,address -Ilib tests/fuzz/fuzz_grpc_frame.c \
- *     lib/grpc_frame.c -o /tmp/fuzz && /tmp/fuzz -max_total_time=10
+ *     lib/vault/grpc_frame.c -o /tmp/fuzz && /tmp/fuzz -max_total_time=10
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "grpc_frame.h"
+#include "vault/grpc_frame.h"
 
 typedef struct {
 	uint64_t hash; /* of all message lengths and bytes, in order */

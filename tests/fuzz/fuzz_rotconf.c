@@ -1,5 +1,5 @@
 /* fuzz_rotconf.c - libFuzzer target for the `rotate --config` parser
- * (lib/rotconf.c): arbitrary file contents, NUL bytes, CRLF, huge lines.
+ * (lib/deliver/rotconf.c): arbitrary file contents, NUL bytes, CRLF, huge lines.
  *
  * Properties checked besides memory safety: a parse that succeeds yields
  * roles whose fields are within the documented ranges, with 1 to 32 stores
@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rotconf.h"
-#include "validate.h"
+#include "deliver/rotconf.h"
+#include "base/validate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

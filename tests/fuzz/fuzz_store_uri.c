@@ -1,4 +1,4 @@
-/* fuzz_store_uri.c - libFuzzer target for the store URI parser: lib/uri.c
+/* fuzz_store_uri.c - libFuzzer target for the store URI parser: lib/net/uri.c
  * (libcurl's URL API plus the empty-authority rule) and every store's
  * checks of the parts (md_store_open: file://, vault://, k8s://), then
  * the store's identity and description. Nothing is contacted: opening a
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
-#include "uri.h"
+#include "store/store.h"
+#include "net/uri.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

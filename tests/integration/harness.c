@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "file.h"
-#include "rand.h"
+#include "base/file.h"
+#include "base/rand.h"
 
 static pid_t emu_pid;
 static char base_url[256];

@@ -17,8 +17,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "json.h"
-#include "secret.h"
+#include "base/json.h"
+#include "base/secret.h"
 
 typedef struct {
 	int status;      /* exit code, or 128+signal */

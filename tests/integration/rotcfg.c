@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "file.h"
-#include "json.h"
+#include "base/file.h"
+#include "base/json.h"
 
 /* ---- this test's files -------------------------------------------------- */
 

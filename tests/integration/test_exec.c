@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "file.h"
+#include "base/file.h"
 
 #define USER "svc_exec_test"
 

@@ -4,8 +4,8 @@
  * suite makes is purged before and after each test. */
 #define _GNU_SOURCE
 #include "harness.h"
-#include "cache.h"
-#include "file.h"
+#include "deliver/cache.h"
+#include "base/file.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* test_hardening.c - process hygiene (lib/proc.h) seen from outside: a token
+/* test_hardening.c - process hygiene (lib/base/proc.h) seen from outside: a token
  * is never printed into a stdout that was closed, a write error after the
  * mint revokes it, exec's command gets the caller's core limit and signal
  * state rather than mdcred's, and a supervised command dies with mdcred.
@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "file.h"
+#include "base/file.h"
 
 #define USER "svc_hardening_test"
 

@@ -9,8 +9,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "file.h"
-#include "json.h"
+#include "base/file.h"
+#include "base/json.h"
 
 #define USER "svc_rotate_test"
 

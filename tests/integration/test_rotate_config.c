@@ -31,8 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "file.h"
-#include "json.h"
+#include "base/file.h"
+#include "base/json.h"
 
 /* ---- the three-role config ----------------------------------------------- */
 

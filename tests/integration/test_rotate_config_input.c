@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "file.h"
-#include "json.h"
+#include "base/file.h"
+#include "base/json.h"
 
 /* ---- config mistakes: FILE:LINE:, exit 2, nothing contacted ---------------- */
 

@@ -45,9 +45,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "file.h"
-#include "json.h"
-#include "rand.h"
+#include "base/file.h"
+#include "base/json.h"
+#include "base/rand.h"
 
 #define USER "svc_rotfault"
 #define KEEP 2

@@ -21,8 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "file.h"
-#include "rand.h"
+#include "base/file.h"
+#include "base/rand.h"
 
 #define USER "svc_vault_test"
 #define ROLE_ID "mdcred-role-1"

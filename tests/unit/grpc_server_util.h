@@ -23,8 +23,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "grpc_server.h"
-#include "log.h"
+#include "vault/grpc_server.h"
+#include "base/log.h"
 
 static inline int64_t now_ms(void)
 {

@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "json.h"
+#include "base/json.h"
 
 static inline void parse_ok(md_json *d, const char *s)
 {

@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cache.h"
-#include "format.h"
+#include "deliver/cache.h"
+#include "motherduck/format.h"
 
 /* ---- freshness and time ---- */
 

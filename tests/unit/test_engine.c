@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
-#include "json.h"
+#include "vault/engine.h"
+#include "base/json.h"
 
 #define FAKE_ADMIN "fake-admin-token-for-engine-tests-0123456789"
 

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
-#include "secret.h"
+#include "base/error.h"
+#include "base/secret.h"
 
 #define FAKE "test-secret-value-123456"
 

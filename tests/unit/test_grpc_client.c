@@ -20,8 +20,8 @@
 
 #include <openssl/pem.h>
 
-#include "grpc_client.h"
-#include "mtls.h"
+#include "vault/grpc_client.h"
+#include "vault/mtls.h"
 
 /* ---- environment: identities, files, server process, client ---- */
 

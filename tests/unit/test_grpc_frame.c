@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grpc_frame.h"
+#include "vault/grpc_frame.h"
 
 /* ---- helpers ---- */
 

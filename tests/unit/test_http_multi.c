@@ -26,10 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http.h"
-#include "http_multi.h"
-#include "log.h"
-#include "secret.h"
+#include "net/http.h"
+#include "net/http_multi.h"
+#include "base/log.h"
+#include "base/secret.h"
 
 #define BEARER "dummy-bearer-for-unit-tests"
 #define SRV_MAX_CONNS 256

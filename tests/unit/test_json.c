@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
+#include "base/json.h"
 #include "json_util.h"
-#include "secret.h"
+#include "base/secret.h"
 
 /* ---- helpers ---- */
 

@@ -1,4 +1,4 @@
-/* test_json_check.c - unit tests for lib/json_check.c, the strict RFC 8259
+/* test_json_check.c - unit tests for lib/base/json_check.c, the strict RFC 8259
  * grammar check that md_json_parse runs before jsmn: malformed documents
  * (unterminated, trailing data, bare words, what jsmn alone accepts), top-
  * level scalars, white space and len, what a failed parse leaves, and
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
+#include "base/json.h"
 #include "json_util.h"
 
 /* ---- malformed ---- */

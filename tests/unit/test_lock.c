@@ -1,4 +1,4 @@
-/* test_lock.c - unit tests for lib/lock.c: which directories and lock files
+/* test_lock.c - unit tests for lib/base/lock.c: which directories and lock files
  * are trusted (another user is uid 65534: the suite chowns what it plants,
  * so it needs root, and says SKIPPED otherwise), and the lock itself:
  * taken, busy with its holder named, a bounded wait. */
@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lock.h"
+#include "base/lock.h"
 
 #define OTHER 65534
 

@@ -13,9 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "json.h"
-#include "log.h"
-#include "secret.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/secret.h"
 
 #define FAKE "test-secret-value-123456"
 #define PROG "mdtest"

@@ -19,7 +19,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "mtls.h"
+#include "vault/mtls.h"
 
 /* ---- helpers ---- */
 

@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "proc.h"
+#include "base/proc.h"
 
 #define EXPECT(n, cond)              \
 	do {                         \

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "rotconf.h"
-#include "validate.h"
+#include "base/error.h"
+#include "deliver/rotconf.h"
+#include "base/validate.h"
 
 static md_rotconf parse_ok(const char *text)
 {

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "secret.h"
-#include "redact.h"
+#include "base/secret.h"
+#include "base/redact.h"
 
 #define FAKE "test-secret-value-123456"
 #define FAKE2 "other-fake-credential-7890"

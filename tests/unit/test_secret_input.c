@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "secret.h"
+#include "base/error.h"
+#include "base/secret.h"
 
 #define FAKE "test-secret-value-123456"
 #define ENV_NAME "MDCRED_UNIT_TEST_FAKE_TOKEN"

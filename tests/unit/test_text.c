@@ -1,10 +1,10 @@
-/* test_text.c - unit tests for lib/text.c: hex digits, UTF-8 decoding, what
+/* test_text.c - unit tests for lib/base/text.c: hex digits, UTF-8 decoding, what
  * is printable, and escaping a server's words for a terminal. */
 #include <check.h>
 
 #include <string.h>
 
-#include "text.h"
+#include "base/text.h"
 
 START_TEST(hexval_digits)
 {

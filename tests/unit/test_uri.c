@@ -1,4 +1,4 @@
-/* test_uri.c - unit tests for lib/uri.c: store URIs split by libcurl's URL
+/* test_uri.c - unit tests for lib/net/uri.c: store URIs split by libcurl's URL
  * API, the empty authority of "scheme:///path", and what is refused
  * (credentials, fragments, control characters, no "//"). */
 #include <check.h>
@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "uri.h"
+#include "net/uri.h"
 
 static void parses(const char *text, const char *scheme, const char *host, const char *port,
 		   const char *path, const char *query)

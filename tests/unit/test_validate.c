@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
-#include "validate.h"
+#include "base/error.h"
+#include "base/validate.h"
 
 /* Checks a failure: return value, err.code and a non-empty one-line message. */
 #define ck_usage(call_rc, err, what)                                                      \

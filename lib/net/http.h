@@ -1,0 +1,72 @@
+/* http.h - HTTP transport over libcurl.
+ *
+ * Owns: the one reused curl handle per client (connection reuse, or a
+ * shared multi handle's connection cache, see http_multi.h), the URL
+ * policy (https with verification always on; http only to loopback hosts),
+ * the bearer header kept in secret memory, response bodies received into
+ * md_secret, Retry-After parsing, and the retry loop: exponential backoff with
+ * full jitter on 429/502/503/504 and network errors, Retry-After honoured
+ * (capped at 30 s). curl's verbose mode is never enabled: secrets are always
+ * in flight here.
+ */
+#ifndef MD_HTTP_H
+#define MD_HTTP_H
+
+#include <stdbool.h>
+
+#include "base/error.h"
+#include "base/secret.h"
+
+typedef struct md_http md_http;
+struct md_http_multi;
+
+typedef struct {
+	const char *base_url;   /* scheme://host[:port][/prefix] */
+	const char *cacert;     /* PEM bundle, or NULL for the system store */
+	long timeout_secs;      /* whole-attempt timeout, > 0 */
+	int retries;            /* extra attempts for retryable failures, >= 0 */
+	const md_secret *bearer; /* may be NULL: no Authorization header */
+	const char *auth_header; /* header name for the bearer; NULL: Authorization: Bearer */
+	const char *extra_header; /* one more "Name: value" (never a secret), or NULL */
+	/* Transfers go over this shared multi handle (http_multi.h) instead of
+	 * a blocking perform of their own; NULL: blocking. */
+	struct md_http_multi *multi;
+} md_http_opts;
+
+/* How a request may be repeated. */
+typedef enum {
+	MD_HTTP_IDEMPOTENT, /* GET, PUT, DELETE: retry every transient failure */
+	MD_HTTP_ONCE,       /* POST: retry only what surely never reached the server */
+} md_http_retry;
+
+typedef struct {
+	long status;        /* 0: no HTTP answer */
+	md_secret *body;    /* the answer, never NULL after md_http_request */
+	char content_type[96];
+	bool maybe_sent;    /* no answer, but the request may have been processed */
+	bool earlier_maybe_done; /* a retried-over attempt may have been processed */
+} md_http_resp;
+
+int md_http_new(const md_http_opts *opts, md_http **out, md_error *err);
+void md_http_free(md_http *h);
+/* Checks a base URL against the policy without creating a client. */
+int md_http_check_url(const char *url, md_error *err);
+
+/* Sends method path (path starts with '/', appended to base_url) with an
+ * optional JSON body. MD_OK means an HTTP answer arrived (any status: see
+ * resp->status); MD_ETRANSIENT means none did after the allowed attempts;
+ * MD_EFAIL with resp->status set: an answer too large to read (16 MiB). */
+int md_http_request(md_http *h, const char *method, const char *path, const md_secret *body,
+		    md_http_retry mode, md_http_resp *resp, md_error *err);
+void md_http_resp_free(md_http_resp *resp);
+/* Content type of request bodies from now on (default application/json),
+ * e.g. application/merge-patch+json for a Kubernetes PATCH. */
+int md_http_set_content_type(md_http *h, const char *content_type);
+
+/* Appends curl-escaped s to out as one URL path segment. */
+int md_http_path_segment(md_secret *out, const char *s);
+bool md_http_status_retryable(long status);
+/* "libcurl/7.88.1 OpenSSL/3.0.x ..." (loads libcurl), or NULL. */
+const char *md_http_library_version(md_error *err);
+
+#endif

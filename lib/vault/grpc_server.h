@@ -1,0 +1,77 @@
+/* grpc_server.h - a gRPC server on HTTP/2 (nghttp2) over TLS (OpenSSL).
+ *
+ * Owns: accepting connections on a listening socket, the TLS handshake
+ * with a caller-made SSL_CTX (which must select ALPN "h2"; a peer without
+ * h2 is refused), the HTTP/2 session per connection, routing by :path to
+ * registered handlers, gRPC framing of requests and responses, trailers
+ * (grpc-status, grpc-message), UNIMPLEMENTED for unknown methods, and
+ * concurrency: one event-loop thread does all network I/O; every call's
+ * handler runs on a worker thread and may block (on the network, on
+ * storage) without stalling other streams. Many concurrent streams per
+ * connection; messages up to MD_GRPC_MAX_MESSAGE.
+ */
+#ifndef MD_GRPC_SERVER_H
+#define MD_GRPC_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "base/error.h"
+
+/* gRPC status codes used here. */
+enum {
+	MD_GRPC_OK = 0,
+	MD_GRPC_CANCELLED = 1,
+	MD_GRPC_UNKNOWN = 2,
+	MD_GRPC_INVALID_ARGUMENT = 3,
+	MD_GRPC_DEADLINE_EXCEEDED = 4,
+	MD_GRPC_NOT_FOUND = 5,
+	MD_GRPC_RESOURCE_EXHAUSTED = 8,
+	MD_GRPC_FAILED_PRECONDITION = 9,
+	MD_GRPC_UNIMPLEMENTED = 12,
+	MD_GRPC_INTERNAL = 13,
+	MD_GRPC_UNAVAILABLE = 14,
+};
+
+typedef struct md_grpc_server md_grpc_server;
+typedef struct md_grpc_call md_grpc_call;
+
+/* Runs on a worker thread, once per call. It reads request messages with
+ * md_grpc_call_recv, writes responses with md_grpc_call_send, and ends with
+ * md_grpc_call_finish (if it returns without finishing, the call ends with
+ * INTERNAL). The call object is freed by the server after the handler
+ * returns. */
+typedef void (*md_grpc_handler)(md_grpc_call *call, void *ud);
+
+/* ssl_ctx: server context (certificate, client-certificate verification,
+ * ALPN h2) owned by the caller and kept alive while the server runs.
+ * listen_fd: a listening SOCK_STREAM socket (Unix or TCP), nonblocking or
+ * not; the server takes ownership. */
+int md_grpc_server_new(SSL_CTX *ssl_ctx, int listen_fd, md_grpc_server **out, md_error *err);
+/* path: "/package.Service/Method". Register before md_grpc_server_run. */
+int md_grpc_server_handle(md_grpc_server *s, const char *path, md_grpc_handler h, void *ud);
+/* Serves until md_grpc_server_stop; returns 0 after a clean stop. */
+int md_grpc_server_run(md_grpc_server *s, md_error *err);
+/* Thread-safe and async-signal-safe: asks the loop to stop (after sending
+ * what is queued, e.g. the reply to Shutdown). */
+void md_grpc_server_stop(md_grpc_server *s);
+/* Number of connections accepted and still open (for "host went away"). */
+int md_grpc_server_connections(md_grpc_server *s);
+/* Called (on the loop thread) when the last connection closes, after at
+ * least one was accepted: the host went away. */
+void md_grpc_server_on_idle(md_grpc_server *s, void (*fn)(void *ud), void *ud);
+void md_grpc_server_free(md_grpc_server *s);
+
+/* Next request message: 1 with *msg (malloc, caller frees) and *len; 0 when
+ * the client has half-closed (no more messages); -1 when the call was
+ * cancelled or the connection is gone. Blocks. */
+int md_grpc_call_recv(md_grpc_call *c, uint8_t **msg, size_t *len);
+/* Queues one response message (copied). 0, or -1 if the call is gone. */
+int md_grpc_call_send(md_grpc_call *c, const uint8_t *msg, size_t len);
+/* Ends the call: trailers grpc-status and (if message) grpc-message. */
+void md_grpc_call_finish(md_grpc_call *c, int status, const char *message);
+const char *md_grpc_call_path(const md_grpc_call *c);
+
+#endif
