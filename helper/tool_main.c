@@ -1,5 +1,6 @@
 /* tool_main.c - mdcred's entry: start-up (lib/base/proc.h), global options, dispatch. */
 #include "tool.h"
+#include "base/env.h"
 #include "base/log.h"
 #include "base/proc.h"
 #include "base/validate.h"
@@ -13,11 +14,6 @@
 
 tool_global tool_g;
 
-static const char *env_or(const char *name, const char *dflt)
-{
-	const char *v = getenv(name);
-	return v && *v ? v : dflt;
-}
 
 static int parse_globals(int argc, char **argv, md_error *err)
 {
@@ -33,13 +29,13 @@ static int parse_globals(int argc, char **argv, md_error *err)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	tool_g.api_url = env_or("MOTHERDUCK_API_BASE_URL", "https://api.motherduck.com");
-	tool_g.admin_token_file = env_or("MOTHERDUCK_ADMIN_TOKEN_FILE", NULL);
-	tool_g.cacert = env_or("MDCRED_CACERT", NULL);
-	const char *timeout = env_or("MDCRED_TIMEOUT", "30");
-	const char *retries = env_or("MDCRED_RETRIES", "3");
-	const char *logfmt = env_or("MDCRED_LOG_FORMAT", "text");
-	bool verbose = env_or("MDCRED_VERBOSE", NULL) != NULL;
+	tool_g.api_url = md_env("MOTHERDUCK_API_BASE_URL", "https://api.motherduck.com");
+	tool_g.admin_token_file = md_env("MOTHERDUCK_ADMIN_TOKEN_FILE", NULL);
+	tool_g.cacert = md_env("MDCRED_CACERT", NULL);
+	const char *timeout = md_env("MDCRED_TIMEOUT", "30");
+	const char *retries = md_env("MDCRED_RETRIES", "3");
+	const char *logfmt = md_env("MDCRED_LOG_FORMAT", "text");
+	bool verbose = md_env("MDCRED_VERBOSE", NULL) != NULL;
 	int c;
 	/* '+': stop at the command name; its own options follow it. */
 	while ((c = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {

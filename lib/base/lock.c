@@ -1,6 +1,7 @@
 /* lock.c - see lock.h. */
 #define _GNU_SOURCE
 #include "base/lock.h"
+#include "base/time.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -133,20 +134,6 @@ static void lock_mark(int fd)
 	}
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static long now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 int md_lock_take(int dirfd, const char *name, long wait_ms, md_lock *l, md_error *err)
 {
 	*l = (md_lock){.fd = -1};
@@ -168,7 +155,7 @@ int md_lock_take(int dirfd, const char *name, long wait_ms, md_lock *l, md_error
 				  : st.st_uid != geteuid() ? "owned by another user"
 							   : "writable by others");
 	}
-	long deadline = now_ms() + (wait_ms > 0 ? wait_ms : 0), pause = 5;
+	long long deadline = md_time_now_ms() + (wait_ms > 0 ? wait_ms : 0), pause = 5;
 	for (;;) {
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
 			lock_mark(fd);
@@ -180,11 +167,11 @@ int md_lock_take(int dirfd, const char *name, long wait_ms, md_lock *l, md_error
 			close(fd);
 			return md_err_set(err, MD_EFAIL, "lock %s: %s", name, strerror(e));
 		}
-		long left = deadline - now_ms();
+		long long left = deadline - md_time_now_ms();
 		if (left <= 0)
 			break;
 		/* flock has no timeout: poll, backing off to 200 ms. */
-		sleep_ms(pause < left ? pause : left);
+		md_time_sleep_ms(pause < left ? pause : left);
 		pause = pause < 100 ? pause * 2 : 200;
 	}
 	lock_holder(fd, &st, l);

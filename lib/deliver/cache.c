@@ -1,6 +1,8 @@
 /* cache.c - see cache.h. */
 #define _GNU_SOURCE
 #include "deliver/cache.h"
+#include "base/env.h"
+#include "base/time.h"
 #include "base/file.h"
 #include "motherduck/format.h"
 #include "base/json.h"
@@ -25,57 +27,6 @@
 #define CACHE_DOC_MAX 32768 /* the kernel's limit for a "user" key payload */
 
 /* ---- freshness ---- */
-
-static int digits(const char **p, int n, int *out)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++, (*p)++) {
-		if (!isdigit((unsigned char)**p))
-			return -1;
-		v = v * 10 + (**p - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-int md_cache_parse_time(const char *s, time_t *out)
-{
-	struct tm tm = {0};
-	int y, mo, d, h, mi, sec;
-	const char *p = s;
-	if (!s || digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
-	    digits(&p, 2, &d) || (*p != 'T' && *p != ' ') || !*p++ || digits(&p, 2, &h) ||
-	    *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' || digits(&p, 2, &sec))
-		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-		return -1;
-	if (*p == '.') /* fractional seconds: dropped */
-		for (p++; isdigit((unsigned char)*p); p++)
-			;
-	long off = 0;
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		int sign = *p++ == '-' ? -1 : 1, oh, om;
-		if (digits(&p, 2, &oh) || (*p == ':' && !*p++) || digits(&p, 2, &om) || oh > 23 ||
-		    om > 59)
-			return -1;
-		off = sign * (oh * 3600L + om * 60L);
-	}
-	if (*p)
-		return -1;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	time_t t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -1;
-	*out = t - off;
-	return 0;
-}
 
 bool md_cache_fresh(md_exp_kind kind, time_t expire_at, time_t now, long long min_remaining)
 {
@@ -289,7 +240,7 @@ int md_cache_init(md_cache *c, const char *spec, const char *api_url, const char
 		c->kind = MD_CACHE_KEYRING;
 		if (md_keyring_desc(c->desc, sizeof c->desc, api_url, username, token_type))
 			return md_err_set(err, MD_EUSAGE, "--api-url: no host to name the cache by");
-		const char *rt = getenv("XDG_RUNTIME_DIR");
+		const char *rt = md_env("XDG_RUNTIME_DIR", NULL);
 		char dir[4096];
 		if (rt && rt[0] == '/')
 			snprintf(dir, sizeof dir, "%s/mdcred", rt);
@@ -368,7 +319,7 @@ int md_cache_decode(const md_secret *doc, const char *username, const char *toke
 	e->tok.secret = tok;
 	if (et == MD_JSON_NULL) {
 		e->exp_kind = MD_EXP_NEVER;
-	} else if (et == MD_JSON_STRING && md_cache_parse_time(ts, &e->expire_at) == 0) {
+	} else if (et == MD_JSON_STRING && md_time_parse(ts, &e->expire_at) == 0) {
 		e->exp_kind = MD_EXP_AT;
 	} else {
 		e->exp_kind = MD_EXP_UNKNOWN;
@@ -430,7 +381,7 @@ void md_cache_store(md_cache *c, const md_token *t, time_t now)
 	time_t exp = 0;
 	long long timeout = 0;
 	if (t->meta.expire_at[0]) {
-		if (md_cache_parse_time(t->meta.expire_at, &exp) < 0) {
+		if (md_time_parse(t->meta.expire_at, &exp) < 0) {
 			md_log_warn("token cache: unreadable expire_at; not caching");
 			return;
 		}

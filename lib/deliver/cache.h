@@ -1,7 +1,7 @@
 /* cache.h - the token cache behind `mdcred get`.
  *
  * Owns: the freshness decision (a pure function of expire_at, now and the
- * wanted remaining time), the expire_at timestamp parser, the three caches
+ * wanted remaining time; timestamps are read by base/time.h), the three caches
  * (the Linux kernel keyring, a file:/// JSON file written atomically 0600,
  * none), and the per-(username, token type) lock file under which a stale
  * cache is refilled, so concurrent callers mint once.
@@ -32,9 +32,6 @@ typedef enum {
 	MD_EXP_NEVER,       /* --ttl none: never stale by time */
 } md_exp_kind;
 
-/* Parses "YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM|-HH:MM)" (no zone means UTC).
- * 0 and *out, or -1. */
-int md_cache_parse_time(const char *s, time_t *out);
 /* True when a token with this expiry still has at least min_remaining
  * seconds left at now. UNKNOWN is never fresh; NEVER always is. */
 bool md_cache_fresh(md_exp_kind kind, time_t expire_at, time_t now, long long min_remaining);

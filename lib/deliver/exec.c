@@ -1,6 +1,7 @@
 /* exec.c - see exec.h. */
 #define _GNU_SOURCE
 #include "deliver/exec.h"
+#include "base/env.h"
 #include "base/proc.h"
 
 #include <ctype.h>
@@ -43,9 +44,7 @@ int md_exec_resolve(const char *cmd, char *path, size_t pathsz, int *exit_code, 
 		return md_err_set(err, MD_EUSAGE, "exec: %s: %s", cmd,
 				  r > 0 ? "not executable" : "command not found");
 	}
-	const char *pv = getenv("PATH");
-	if (!pv || !*pv)
-		pv = "/usr/local/bin:/usr/bin:/bin";
+	const char *pv = md_env("PATH", "/usr/local/bin:/usr/bin:/bin");
 	bool seen_nonexec = false;
 	while (*pv) {
 		const char *colon = strchr(pv, ':');

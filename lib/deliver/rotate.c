@@ -1,7 +1,8 @@
 /* rotate.c - see rotate.h. */
 #define _GNU_SOURCE
 #include "deliver/rotate.h"
-#include "deliver/cache.h"
+#include "base/env.h"
+#include "base/time.h"
 #include "base/file.h"
 #include "base/lock.h"
 #include "base/log.h"
@@ -46,13 +47,13 @@ long long md_rot_default_every(long long ttl)
 
 int md_rot_default_state_dir(char *out, size_t sz)
 {
-	const char *x = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	const char *x = md_env("XDG_STATE_HOME", NULL), *home = md_env("HOME", NULL);
 	int n;
 	if (geteuid() == 0)
 		n = snprintf(out, sz, "/var/lib/mdcred");
-	else if (x && *x)
+	else if (x)
 		n = snprintf(out, sz, "%s/mdcred", x);
-	else if (home && *home)
+	else if (home)
 		n = snprintf(out, sz, "%s/.local/state/mdcred", home);
 	else
 		return -1;
@@ -89,12 +90,11 @@ static int rot_lock(const md_rot_req *rq, md_lock *l, md_error *err)
 			  "process", pid, rq->state_dir, name, held, rq->every);
 }
 
-/* The API's RFC 3339 timestamps, offsets honoured (the one parser:
- * cache.h), or -1. */
+/* The API's RFC 3339 timestamps, offsets honoured (base/time.h), or -1. */
 static time_t parse_ts(const char *s)
 {
 	time_t t;
-	return md_cache_parse_time(s, &t) == 0 ? t : (time_t)-1;
+	return md_time_parse(s, &t) == 0 ? t : (time_t)-1;
 }
 
 /* Ids the stores hold now (empty string for a store holding nothing).

@@ -17,6 +17,7 @@
  * reading the Secret back: it is ours if it holds our token.
  */
 #include "store/store_int.h"
+#include "base/env.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -140,18 +141,13 @@ static int b64_decode(md_secret *out, const char *s, size_t n)
 
 /* ---- connection ---- */
 
-static const char *env_or(const char *name, const char *dflt)
-{
-	const char *v = getenv(name);
-	return v && *v ? v : dflt;
-}
 
 /* Where the API server is and how to authenticate: from the environment,
  * at open, so a misconfiguration is a usage error before anything is sent. */
 static int k8s_config(k8s_store *ks, md_error *err)
 {
-	const char *api = env_or("MDCRED_K8S_API_URL", NULL);
-	const char *cacert = env_or("MDCRED_K8S_CA_FILE", NULL);
+	const char *api = md_env("MDCRED_K8S_API_URL", NULL);
+	const char *cacert = md_env("MDCRED_K8S_CA_FILE", NULL);
 	if (api) {
 		if (snprintf(ks->url, sizeof ks->url, "%s", api) >= (int)sizeof ks->url)
 			return md_err_set(err, MD_EUSAGE, "MDCRED_K8S_API_URL is too long");
@@ -159,9 +155,9 @@ static int k8s_config(k8s_store *ks, md_error *err)
 		if (!cacert && access(SA_DIR "/ca.crt", R_OK) == 0)
 			cacert = SA_DIR "/ca.crt";
 	} else {
-		const char *host = env_or("KUBERNETES_SERVICE_HOST", NULL);
-		const char *port = env_or("KUBERNETES_SERVICE_PORT_HTTPS",
-					  env_or("KUBERNETES_SERVICE_PORT", "443"));
+		const char *host = md_env("KUBERNETES_SERVICE_HOST", NULL);
+		const char *port = md_env("KUBERNETES_SERVICE_PORT_HTTPS",
+					  md_env("KUBERNETES_SERVICE_PORT", "443"));
 		if (!host)
 			return md_err_set(err, MD_EUSAGE, "not in a Kubernetes pod: "
 					  "KUBERNETES_SERVICE_HOST is unset (set MDCRED_K8S_API_URL, "
@@ -183,7 +179,7 @@ static int k8s_config(k8s_store *ks, md_error *err)
 	}
 	if (cacert && snprintf(ks->cacert, sizeof ks->cacert, "%s", cacert) >= (int)sizeof ks->cacert)
 		return md_err_set(err, MD_EUSAGE, "MDCRED_K8S_CA_FILE is too long");
-	const char *tokfile = env_or("MDCRED_K8S_TOKEN_FILE", SA_DIR "/token");
+	const char *tokfile = md_env("MDCRED_K8S_TOKEN_FILE", SA_DIR "/token");
 	if (snprintf(ks->tokfile, sizeof ks->tokfile, "%s", tokfile) >= (int)sizeof ks->tokfile)
 		return md_err_set(err, MD_EUSAGE, "MDCRED_K8S_TOKEN_FILE is too long");
 	if (access(tokfile, R_OK) != 0)

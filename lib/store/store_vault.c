@@ -10,6 +10,7 @@
  * body lives in a watched md_secret; request paths and errors never hold one.
  */
 #include "store/store_int.h"
+#include "base/env.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -138,8 +139,8 @@ static int set_addr(vault_store *v, const char *host, size_t hl, const char *sch
 			scheme = host_loopback(host, (size_t)(colon - host)) ? "http" : "https";
 		snprintf(v->addr, sizeof v->addr, "%s://%.*s", scheme, (int)hl, host);
 	} else {
-		const char *a = getenv("VAULT_ADDR");
-		if (!a || !*a)
+		const char *a = md_env("VAULT_ADDR", NULL);
+		if (!a)
 			return md_err_set(err, MD_EUSAGE, "no Vault address: give "
 					  "vault://HOST:PORT/MOUNT/PATH or set VAULT_ADDR");
 		if (*scheme)
@@ -160,8 +161,8 @@ static int set_addr(vault_store *v, const char *host, size_t hl, const char *sch
 
 static int set_env(vault_store *v, md_error *err)
 {
-	const char *ns = getenv("VAULT_NAMESPACE");
-	if (ns && *ns) {
+	const char *ns = md_env("VAULT_NAMESPACE", NULL);
+	if (ns) {
 		size_t n = strlen(ns);
 		while (n > 0 && ns[n - 1] == '/')
 			n--;
@@ -175,14 +176,13 @@ static int set_env(vault_store *v, md_error *err)
 			snprintf(v->ns_header, sizeof v->ns_header, "X-Vault-Namespace: %.*s", (int)n,
 				 ns);
 	}
-	const char *ca = getenv("VAULT_CACERT");
-	if (ca && *ca) {
+	const char *ca = md_env("VAULT_CACERT", NULL);
+	if (ca) {
 		if (strlen(ca) >= sizeof v->cacert)
 			return md_err_set(err, MD_EUSAGE, "VAULT_CACERT is too long");
 		snprintf(v->cacert, sizeof v->cacert, "%s", ca);
 	}
-	const char *skip = getenv("VAULT_SKIP_VERIFY");
-	if (skip && *skip && strcmp(skip, "0") != 0 && strcasecmp(skip, "false") != 0)
+	if (md_env_flag("VAULT_SKIP_VERIFY"))
 		md_log_warn("vault: VAULT_SKIP_VERIFY is ignored: certificates are always verified");
 	v->timeout = md_store_timeout();
 	v->retries = md_store_retries();

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/env.h"
 #include "net/http.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -106,17 +107,12 @@ static int plain_word(const char *what, const char *v, char *out, size_t outsz, 
 	return MD_OK;
 }
 
-static const char *env_or(const char *n, const char *d)
-{
-	const char *v = getenv(n);
-	return v && *v ? v : d;
-}
 
 /* ~/.vault-token, if there is one. */
 static int home_token(md_vault_auth *a, md_error *err)
 {
-	const char *home = getenv("HOME");
-	if (!home || !*home)
+	const char *home = md_env("HOME", NULL);
+	if (!home)
 		return MD_OK;
 	char path[1100];
 	if (snprintf(path, sizeof path, "%s/.vault-token", home) >= (int)sizeof path)
@@ -137,7 +133,7 @@ static int approle(md_vault_auth *a, md_error *err)
 	int rc = env_secret(ENV_SECRET_ID, &a->secret_id, err);
 	if (rc)
 		return rc;
-	const char *file = env_or("VAULT_SECRET_ID_FILE", NULL);
+	const char *file = md_env("VAULT_SECRET_ID_FILE", NULL);
 	if (!a->secret_id && file && (rc = md_secret_read_file(file, CRED_MAX, &a->secret_id, err))) {
 		md_err_prefix(err, "VAULT_SECRET_ID_FILE");
 		return rc;
@@ -148,17 +144,17 @@ static int approle(md_vault_auth *a, md_error *err)
 				  "both)");
 	a->kind = AUTH_APPROLE;
 	snprintf(a->source, sizeof a->source, "AppRole login");
-	return plain_word("VAULT_APPROLE_MOUNT", env_or("VAULT_APPROLE_MOUNT", "approle"),
+	return plain_word("VAULT_APPROLE_MOUNT", md_env("VAULT_APPROLE_MOUNT", "approle"),
 			  a->mount, sizeof a->mount, err);
 }
 
 static int kubernetes(md_vault_auth *a, const char *role, md_error *err)
 {
 	int rc = plain_word("VAULT_K8S_ROLE", role, a->role, sizeof a->role, err);
-	if (rc || (rc = plain_word("VAULT_K8S_MOUNT", env_or("VAULT_K8S_MOUNT", "kubernetes"),
+	if (rc || (rc = plain_word("VAULT_K8S_MOUNT", md_env("VAULT_K8S_MOUNT", "kubernetes"),
 				   a->mount, sizeof a->mount, err)))
 		return rc;
-	const char *jf = env_or("VAULT_K8S_JWT_FILE", K8S_JWT_DEFAULT);
+	const char *jf = md_env("VAULT_K8S_JWT_FILE", K8S_JWT_DEFAULT);
 	if (snprintf(a->jwt_file, sizeof a->jwt_file, "%s", jf) >= (int)sizeof a->jwt_file)
 		return md_err_set(err, MD_EUSAGE, "VAULT_K8S_JWT_FILE is too long");
 	if (access(jf, R_OK) < 0)
@@ -204,7 +200,7 @@ int md_vault_auth_new(md_vault_auth **out, md_error *err)
 	auth_live++;
 	pthread_mutex_unlock(&login_mx);
 	int rc = env_secret(ENV_TOKEN, &a->token, err);
-	const char *k8s_role = env_or("VAULT_K8S_ROLE", NULL);
+	const char *k8s_role = md_env("VAULT_K8S_ROLE", NULL);
 	if (rc)
 		goto fail;
 	if (a->token) {

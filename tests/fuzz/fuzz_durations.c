@@ -1,6 +1,6 @@
 /* fuzz_durations.c - libFuzzer target for the small parsers of values a
  * user or a server gives: durations and TTLs (lib/base/validate.c), RFC 3339
- * timestamps (md_cache_parse_time), token values (md_valid_token_value),
+ * timestamps (md_time_parse), token values (md_valid_token_value),
  * usernames, token names and ids.
  *
  * Properties checked besides memory safety: an accepted duration is in
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "deliver/cache.h"
+#include "base/time.h"
 #include "base/validate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (md_valid_duration("fuzz", s, false, &secs, NULL) == MD_OK && secs < 0)
 		abort();
 	time_t t;
-	(void)md_cache_parse_time(s, &t);
+	(void)md_time_parse(s, &t);
 	if (md_valid_token_value(s, size, NULL) == MD_OK) {
 		int dots = 0;
 		for (size_t i = 0; i < size; i++) {

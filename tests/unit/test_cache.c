@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "deliver/cache.h"
+#include "base/time.h"
 #include "motherduck/format.h"
 
 /* ---- freshness and time ---- */
@@ -32,22 +33,22 @@ END_TEST
 START_TEST(parse_times)
 {
 	time_t t;
-	ck_assert_int_eq(md_cache_parse_time("1970-01-01T00:00:00Z", &t), 0);
+	ck_assert_int_eq(md_time_parse("1970-01-01T00:00:00Z", &t), 0);
 	ck_assert_int_eq((long long)t, 0);
-	ck_assert_int_eq(md_cache_parse_time("2023-11-14T22:13:20Z", &t), 0);
+	ck_assert_int_eq(md_time_parse("2023-11-14T22:13:20Z", &t), 0);
 	ck_assert_int_eq((long long)t, 1700000000LL);
-	ck_assert_int_eq(md_cache_parse_time("2023-11-14T22:13:20.123456Z", &t), 0);
+	ck_assert_int_eq(md_time_parse("2023-11-14T22:13:20.123456Z", &t), 0);
 	ck_assert_int_eq((long long)t, 1700000000LL);
-	ck_assert_int_eq(md_cache_parse_time("2023-11-14T23:13:20+01:00", &t), 0);
+	ck_assert_int_eq(md_time_parse("2023-11-14T23:13:20+01:00", &t), 0);
 	ck_assert_int_eq((long long)t, 1700000000LL);
-	ck_assert_int_eq(md_cache_parse_time("2023-11-14T21:13:20-0100", &t), 0);
+	ck_assert_int_eq(md_time_parse("2023-11-14T21:13:20-0100", &t), 0);
 	ck_assert_int_eq((long long)t, 1700000000LL);
-	ck_assert_int_eq(md_cache_parse_time("2023-11-14T22:13:20", &t), 0);
-	ck_assert_int_eq(md_cache_parse_time("", &t), -1);
-	ck_assert_int_eq(md_cache_parse_time("never", &t), -1);
-	ck_assert_int_eq(md_cache_parse_time("2023-13-14T22:13:20Z", &t), -1);
-	ck_assert_int_eq(md_cache_parse_time("2023-11-14T22:13:20Zjunk", &t), -1);
-	ck_assert_int_eq(md_cache_parse_time(NULL, &t), -1);
+	ck_assert_int_eq(md_time_parse("2023-11-14T22:13:20", &t), 0);
+	ck_assert_int_eq(md_time_parse("", &t), -1);
+	ck_assert_int_eq(md_time_parse("never", &t), -1);
+	ck_assert_int_eq(md_time_parse("2023-13-14T22:13:20Z", &t), -1);
+	ck_assert_int_eq(md_time_parse("2023-11-14T22:13:20Zjunk", &t), -1);
+	ck_assert_int_eq(md_time_parse(NULL, &t), -1);
 }
 END_TEST
 
