@@ -14,6 +14,7 @@
 #include "base/error.h"
 #include "net/http.h"
 #include "deliver/rotate.h"
+#include "store/store.h"
 #include "base/secret.h"
 
 typedef struct {
@@ -32,6 +33,8 @@ int tool_client(md_http **out, md_error *err);
 /* The API client's options with the admin token (*tok, the caller frees it
  * with md_secret_free) as bearer. */
 int tool_api_opts(md_http_opts *o, md_secret **tok, md_error *err);
+/* The stores' transport: the tool's --timeout and --retries. */
+md_store_opts tool_store_opts(void);
 /* Opens a store URI with the tool's --timeout and --retries. */
 struct md_store;
 int tool_store_open(const char *uri, struct md_store **out, md_error *err);

@@ -59,7 +59,7 @@ int tool_rotate_config(const char *path, const char *parallel, const char *state
 		md_rotconf_free(&conf);
 		return rc;
 	}
-	md_store_set_transport(tool_g.timeout, tool_g.retries);
+	md_store_opts stores = tool_store_opts();
 	struct rc_out out = {
 		.json = json,
 		.progress = !json && md_log_get_format() == MD_LOG_TEXT && isatty(STDERR_FILENO),
@@ -68,6 +68,7 @@ int tool_rotate_config(const char *path, const char *parallel, const char *state
 	md_rotb_req rq = {
 		.conf = &conf,
 		.api = &api,
+		.stores = &stores,
 		.state_dir = state_dir ? state_dir : dir,
 		.force = force,
 		.parallel = (int)par,

@@ -52,10 +52,15 @@ int tool_client(md_http **out, md_error *err)
 	return rc ? rc : md_http_new(&o, out, err);
 }
 
+md_store_opts tool_store_opts(void)
+{
+	return (md_store_opts){.timeout_secs = tool_g.timeout, .retries = tool_g.retries};
+}
+
 int tool_store_open(const char *uri, md_store **out, md_error *err)
 {
-	md_store_set_transport(tool_g.timeout, tool_g.retries);
-	return md_store_open(uri, out, err);
+	md_store_opts o = tool_store_opts();
+	return md_store_open(uri, &o, out, err);
 }
 
 int tool_stores_open(const char *const *uris, size_t n, struct md_store **stores, md_error *err)

@@ -12,6 +12,7 @@ int md_err_set(md_error *err, md_code code, const char *fmt, ...)
 	if (!err)
 		return code;
 	err->code = code;
+	err->cause = MD_CAUSE_NONE; /* a new error: its setter names a cause */
 	va_list ap;
 	va_start(ap, fmt);
 	md_secret_format_line(err->msg, sizeof err->msg, fmt, ap);

@@ -25,8 +25,16 @@ typedef enum {
 
 #define MD_ERR_MSG_MAX 512
 
+/* What a caller may need to tell apart within one code (never by reading
+ * msg, which is for people). */
+typedef enum {
+	MD_CAUSE_NONE = 0,
+	MD_CAUSE_TLS, /* the peer's certificate could not be verified */
+} md_cause;
+
 typedef struct {
 	md_code code;
+	md_cause cause;
 	int http_status; /* 0 when no HTTP answer was involved */
 	char msg[MD_ERR_MSG_MAX];
 } md_error;

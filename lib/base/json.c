@@ -1,5 +1,4 @@
 /* json.c - see json.h. jsmn is compiled here only (header-only library). */
-#define _GNU_SOURCE /* qsort_r */
 #define JSMN_STATIC
 #define JSMN_STRICT
 /* Without parent links jsmn searches back through every token at each ','
@@ -10,6 +9,7 @@
 #include "base/json.h"
 #include "base/json_check.h"
 #include "base/text.h"
+#include "base/dupset.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -88,8 +88,8 @@ int md_json_parse(md_json *doc, const char *src, size_t len, md_error *err)
 	int dup = json_duplicate_key(doc);
 	if (dup != 0) {
 		md_json_free(doc);
-		return md_err_set(err, MD_EFAIL, dup < 0 ? "out of memory"
-					    : "JSON object with a duplicate key");
+		return md_err_set(err, MD_EFAIL, dup < 0 ? "JSON object with a key that cannot be "
+					    "read (or out of memory)" : "JSON object with a duplicate key");
 	}
 	return MD_OK;
 }
@@ -330,79 +330,46 @@ int md_json_str_secret(const md_json *doc, int i, md_secret *out)
  * RFC 8259 leaves objects with a repeated name to the reader; readers
  * differ (first wins here, last wins elsewhere), which lets one answer mean
  * two things: {"token":"A","token":"B"}. Such a document is refused. Keys
- * are compared unescaped ("a" and "\u0061" are one name): each is hashed,
- * sorted with its object, and only equal hashes are compared in full. */
+ * are compared unescaped ("a" and "\u0061" are one name), each prefixed by
+ * its object's index, in one duplicate set (dupset.h) for the document. */
 
-struct key_ref {
-	int obj, tok;
-	uint64_t hash;
+struct keys {
+	const md_json *doc;
+	int *tok; /* the key tokens, in document order */
 };
 
-static int hash_emit(void *ctx, const char *b, size_t n)
+static const char *object_key(const void *ud, size_t i, md_secret *scratch, size_t *len)
 {
-	uint64_t *h = ctx;
-	for (size_t i = 0; i < n; i++)
-		*h = (*h ^ (unsigned char)b[i]) * 0x100000001b3ull; /* FNV-1a */
-	return 0;
-}
-
-/* Orders unescaped keys byte-wise (an unreadable key sorts first). */
-static int keys_cmp(const md_json *doc, int a, int b)
-{
-	const jsmntok_t *t = doc->toks;
-	size_t la = (size_t)(t[a].end - t[a].start), lb = (size_t)(t[b].end - t[b].start);
-	const char *pa = doc->src + t[a].start, *pb = doc->src + t[b].start;
-	_cleanup_secret_ md_secret *ua = NULL, *ub = NULL;
-	if (memchr(pa, '\\', la) || memchr(pb, '\\', lb)) {
-		ua = md_secret_new(la);
-		ub = md_secret_new(lb);
-		if (!ua || !ub || unescape(pa, pa + la, secret_emit, ua) < 0 ||
-		    unescape(pb, pb + lb, secret_emit, ub) < 0)
-			return 0; /* refused as a duplicate rather than misread */
-		pa = md_secret_str(ua), la = md_secret_len(ua);
-		pb = md_secret_str(ub), lb = md_secret_len(ub);
-	}
-	int c = memcmp(pa, pb, la < lb ? la : lb);
-	return c ? c : (la > lb) - (la < lb);
-}
-
-/* By object, then hash, then the keys themselves: equal keys of one object
- * end up side by side whatever their hashes do. */
-static int key_ref_cmp(const void *a, const void *b, void *ctx)
-{
-	const struct key_ref *x = a, *y = b;
-	if (x->obj != y->obj)
-		return x->obj < y->obj ? -1 : 1;
-	if (x->hash != y->hash)
-		return x->hash < y->hash ? -1 : 1;
-	return keys_cmp(ctx, x->tok, y->tok);
+	const struct keys *k = ud;
+	const jsmntok_t *t = (const jsmntok_t *)k->doc->toks + k->tok[i];
+	int obj = t->parent;
+	md_secret_truncate(scratch, 0);
+	if (md_secret_append(scratch, &obj, sizeof obj) < 0 ||
+	    unescape(k->doc->src + t->start, k->doc->src + t->end, secret_emit, scratch) < 0)
+		return NULL;
+	*len = md_secret_len(scratch);
+	return md_secret_str(scratch);
 }
 
 /* 1: some object repeats a key; 0: none; -1: out of memory. */
 static int json_duplicate_key(const md_json *doc)
 {
 	const jsmntok_t *t = doc->toks;
+	struct keys k = {doc, malloc((size_t)doc->ntok * sizeof *k.tok)};
+	if (!k.tok)
+		return -1;
 	size_t nk = 0;
 	for (int i = 0; i < doc->ntok; i++)
-		nk += t[i].parent >= 0 && t[t[i].parent].type == JSMN_OBJECT;
-	if (nk < 2)
-		return 0;
-	struct key_ref *k = malloc(nk * sizeof *k);
-	if (!k)
-		return -1;
-	size_t m = 0;
-	for (int i = 0; i < doc->ntok; i++) {
-		if (t[i].parent < 0 || t[t[i].parent].type != JSMN_OBJECT)
-			continue;
-		k[m] = (struct key_ref){t[i].parent, i, 0xcbf29ce484222325ull};
-		unescape(doc->src + t[i].start, doc->src + t[i].end, hash_emit, &k[m].hash);
-		m++;
-	}
-	qsort_r(k, nk, sizeof *k, key_ref_cmp, (void *)doc);
+		if (t[i].parent >= 0 && t[t[i].parent].type == JSMN_OBJECT)
+			k.tok[nk++] = i;
+	md_dupset set;
+	md_dupset_init(&set, object_key, &k);
 	int dup = 0;
-	for (size_t i = 1; i < nk && !dup; i++)
-		dup = key_ref_cmp(&k[i - 1], &k[i], (void *)doc) == 0;
-	free(k);
+	size_t first;
+	for (size_t i = 0; i < nk && dup == 0; i++)
+		dup = md_dupset_add(&set, i, &first);
+	md_dupset_free(&set);
+	free(k.tok);
 	return dup;
 }
 

@@ -75,9 +75,11 @@ out:
 
 /* Every store of every role, parsed before anything is contacted (and
  * environment credentials taken here, in one thread). */
-static int batch_stores_open(struct batch *b, md_error *err)
+static int batch_stores_open(struct batch *b, md_http_multi *m, md_error *err)
 {
 	const md_rotconf *c = b->rq->conf;
+	md_store_opts o = b->rq->stores ? *b->rq->stores : (md_store_opts){.retries = -1};
+	o.multi = m; /* every store's requests over the batch's one handle */
 	if (!(b->stores = calloc(c->n, sizeof *b->stores)))
 		return md_err_set(err, MD_EFAIL, "out of memory");
 	int rc = MD_OK;
@@ -88,7 +90,7 @@ static int batch_stores_open(struct batch *b, md_error *err)
 			break;
 		}
 		for (size_t k = 0; k < r->nstores && rc == MD_OK; k++)
-			if ((rc = md_store_open(r->stores[k], &b->stores[i][k], err)))
+			if ((rc = md_store_open(r->stores[k], &o, &b->stores[i][k], err)))
 				md_err_prefix(err, "%s:%d: [%s]", c->name, r->store_line[k], r->role);
 	}
 	if (rc == MD_OK)
@@ -207,14 +209,12 @@ int md_rotb_run(const md_rotb_req *rq, md_rotb_summary *sum, md_error *err)
 	int rc = md_http_multi_new(rq->parallel * 3L + 4, &m, err);
 	if (rc)
 		return rc;
-	md_store_set_multi(m);
-	if ((rc = batch_stores_open(&b, err)) == MD_OK) {
+	if ((rc = batch_stores_open(&b, m, err)) == MD_OK) {
 		pthread_mutex_init(&b.done_mx, NULL);
 		rc = batch_workers_run(&b, m, err);
 		pthread_mutex_destroy(&b.done_mx);
 		batch_stores_free(&b, rq->conf->n);
 	}
-	md_store_set_multi(NULL);
 	md_http_multi_free(m);
 	if (sum->failed > 0)
 		sum->exit_code = b.codes_differ ? MD_EFAIL : b.first_code;

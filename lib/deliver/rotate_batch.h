@@ -24,6 +24,7 @@
 #include "net/http.h"
 #include "deliver/rotate.h"
 #include "deliver/rotconf.h"
+#include "store/store.h"
 
 #define MD_ROTB_PARALLEL_DEFAULT 8
 #define MD_ROTB_PARALLEL_MAX 256
@@ -31,6 +32,7 @@
 typedef struct {
 	const md_rotconf *conf;
 	const md_http_opts *api;   /* the API client's options (base URL, admin token, ...) */
+	const md_store_opts *stores; /* the stores' timeout and retries (multi: the batch's) */
 	const char *state_dir;
 	bool force;
 	int parallel;              /* 1..MD_ROTB_PARALLEL_MAX */

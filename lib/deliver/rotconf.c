@@ -1,5 +1,6 @@
 /* rotconf.c - see rotconf.h. */
 #include "deliver/rotconf.h"
+#include "base/dupset.h"
 #include "base/log.h"
 #include "deliver/rotate.h"
 #include "base/validate.h"
@@ -36,11 +37,6 @@ typedef struct {
  * 10000-role file is checked in linear time. Slots hold item numbers, not
  * pointers, because the roles array moves as it grows: a role's item is its
  * index, a store's is role * MD_ROTCONF_MAX_STORES + its index. */
-typedef struct {
-	size_t *slot; /* item + 1; 0 is empty */
-	size_t cap, n;
-	bool stores;
-} rc_set;
 
 typedef struct {
 	const char *name;
@@ -48,7 +44,7 @@ typedef struct {
 	size_t cap;
 	bool in_section;
 	rc_opts defaults, cur;
-	rc_set roles, stores;
+	md_dupset roles, stores; /* items: role i; store i * MAX_STORES + k */
 	int line;
 	md_error *err;
 } rc_parser;
@@ -73,61 +69,21 @@ static int rc_fail(const rc_parser *p, int line, const char *fmt, ...)
 	return rc_at(p, line, MD_EUSAGE);
 }
 
-static const char *rc_set_key(const rc_set *s, const md_rotconf *c, size_t item)
+static const char *role_key(const void *ud, size_t item, md_secret *scratch, size_t *len)
 {
-	if (!s->stores)
-		return c->roles[item].role;
-	return c->roles[item / MD_ROTCONF_MAX_STORES].stores[item % MD_ROTCONF_MAX_STORES];
+	(void)scratch;
+	const md_rotconf *c = ud;
+	*len = strlen(c->roles[item].role);
+	return c->roles[item].role;
 }
 
-/* FNV-1a: short keys, no adversary to defend against beyond a slow parse. */
-static size_t rc_hash(const char *k)
+static const char *store_key(const void *ud, size_t item, md_secret *scratch, size_t *len)
 {
-	uint64_t h = 14695981039346656037ull;
-	for (; *k; k++)
-		h = (h ^ (unsigned char)*k) * 1099511628211ull;
-	return (size_t)h;
-}
-
-/* The slot holding key, or the empty slot it would take. */
-static size_t *rc_set_find(const rc_set *s, const md_rotconf *c, const char *key)
-{
-	size_t mask = s->cap - 1;
-	for (size_t i = rc_hash(key) & mask;; i = (i + 1) & mask)
-		if (!s->slot[i] || strcmp(rc_set_key(s, c, s->slot[i] - 1), key) == 0)
-			return &s->slot[i];
-}
-
-static int rc_set_grow(rc_set *s, const md_rotconf *c)
-{
-	size_t *old = s->slot, ocap = s->cap;
-	size_t ncap = ocap ? ocap * 2 : 64;
-	size_t *slot = calloc(ncap, sizeof *slot);
-	if (!slot)
-		return -1;
-	s->slot = slot;
-	s->cap = ncap;
-	for (size_t i = 0; i < ocap; i++)
-		if (old[i])
-			*rc_set_find(s, c, rc_set_key(s, c, old[i] - 1)) = old[i];
-	free(old);
-	return 0;
-}
-
-/* 0: added; 1: the key was there already, *first is the item that has it;
- * -1: out of memory. */
-static int rc_set_add(rc_set *s, const md_rotconf *c, size_t item, size_t *first)
-{
-	if ((s->n + 1) * 2 > s->cap && rc_set_grow(s, c) < 0)
-		return -1;
-	size_t *slot = rc_set_find(s, c, rc_set_key(s, c, item));
-	if (*slot) {
-		*first = *slot - 1;
-		return 1;
-	}
-	*slot = item + 1;
-	s->n++;
-	return 0;
+	(void)scratch;
+	const md_rotconf *c = ud;
+	const char *uri = c->roles[item / MD_ROTCONF_MAX_STORES].stores[item % MD_ROTCONF_MAX_STORES];
+	*len = strlen(uri);
+	return uri;
 }
 
 static md_rotconf_role *rc_cur(const rc_parser *p)
@@ -195,7 +151,7 @@ static int rc_new_role(rc_parser *p, const char *name)
 	snprintf(r->role, sizeof r->role, "%s", name);
 	r->line = p->line;
 	size_t first;
-	int dup = rc_set_add(&p->roles, c, c->n - 1, &first);
+	int dup = md_dupset_add(&p->roles, c->n - 1, &first);
 	if (dup < 0)
 		return md_err_set(p->err, MD_EFAIL, "out of memory");
 	if (dup)
@@ -237,7 +193,7 @@ static int rc_add_store(rc_parser *p, md_rotconf_role *r, const char *uri)
 	size_t ri = p->conf->n - 1, first;
 	r->store_line[r->nstores] = p->line;
 	r->stores[r->nstores++] = dup;
-	int seen = rc_set_add(&p->stores, p->conf, ri * MD_ROTCONF_MAX_STORES + r->nstores - 1,
+	int seen = md_dupset_add(&p->stores, ri * MD_ROTCONF_MAX_STORES + r->nstores - 1,
 			      &first);
 	if (seen < 0)
 		return md_err_set(p->err, MD_EFAIL, "out of memory");
@@ -340,7 +296,9 @@ int md_rotconf_parse(const char *name, const char *text, size_t len, md_rotconf 
 	memset(conf, 0, sizeof *conf);
 	if (len > RC_MAX_FILE)
 		return md_err_set(err, MD_EUSAGE, "%s: larger than 16 MiB", name);
-	rc_parser p = {.name = name, .conf = conf, .err = err, .stores.stores = true};
+	rc_parser p = {.name = name, .conf = conf, .err = err};
+	md_dupset_init(&p.roles, role_key, conf);
+	md_dupset_init(&p.stores, store_key, conf);
 	int rc = MD_OK;
 	for (size_t off = 0; rc == MD_OK && off < len;) {
 		const char *nl = memchr(text + off, '\n', len - off);
@@ -355,8 +313,8 @@ int md_rotconf_parse(const char *name, const char *text, size_t len, md_rotconf 
 		rc = md_err_set(err, MD_EUSAGE, "%s: no [role] sections", name);
 	if (!rc && !(conf->name = strdup(name)))
 		rc = md_err_set(err, MD_EFAIL, "out of memory");
-	free(p.roles.slot);
-	free(p.stores.slot);
+	md_dupset_free(&p.roles);
+	md_dupset_free(&p.stores);
 	if (rc)
 		md_rotconf_free(conf);
 	return rc;

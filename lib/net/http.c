@@ -32,7 +32,7 @@ struct md_http {
 	/* Header list built from our own nodes: curl reads data in place, so
 	 * the auth line never passes through curl_slist_append's strdup. */
 	struct curl_slist hdr_auth, hdr_type, hdr_accept, hdr_extra;
-	char content_type[96]; /* "Content-Type: ..." */
+	char content_type[96]; /* "Content-Type: ..." of the request in flight */
 	char *extra;
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -213,11 +213,6 @@ void md_http_resp_free(md_http_resp *r)
 	memset(r, 0, sizeof *r);
 }
 
-int md_http_set_content_type(md_http *h, const char *ct)
-{
-	int n = snprintf(h->content_type, sizeof h->content_type, "Content-Type: %s", ct);
-	return n > 0 && (size_t)n < sizeof h->content_type ? 0 : -1;
-}
 
 int md_http_path_segment(md_secret *out, const char *s)
 {
@@ -367,16 +362,26 @@ static int http_fail(md_http *h, const char *method, const char *path, CURLcode 
 {
 	const char *why = h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc);
 	if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
-	    cc == CURLE_SSL_CERTPROBLEM)
-		return md_err_set(err, MD_EFAIL, "%s %s: TLS verification failed: %s", method, path, why);
+	    cc == CURLE_SSL_CERTPROBLEM) {
+		md_err_set(err, MD_EFAIL, "%s %s: TLS verification failed: %s", method, path, why);
+		if (err)
+			err->cause = MD_CAUSE_TLS;
+		return MD_EFAIL;
+	}
 	return md_err_set(err, MD_ETRANSIENT, "%s %s%s: %s (after %d attempt%s)", method, h->base_url,
 			  path, why, attempts, attempts == 1 ? "" : "s");
 }
 
-int md_http_request(md_http *h, const char *method, const char *path, const md_secret *body,
-		    md_http_retry mode, md_http_resp *resp, md_error *err)
+int md_http_request_typed(md_http *h, const char *method, const char *path, const md_secret *body,
+			  const char *content_type, md_http_retry mode, md_http_resp *resp,
+			  md_error *err)
 {
 	memset(resp, 0, sizeof *resp);
+	/* This request's own: a client's requests do not share a type. */
+	int tn = snprintf(h->content_type, sizeof h->content_type, "Content-Type: %s",
+			  content_type ? content_type : "application/json");
+	if (tn < 0 || (size_t)tn >= sizeof h->content_type)
+		return md_err_set(err, MD_EUSAGE, "content type '%.64s' is too long", content_type);
 	resp->body = md_secret_new(4096);
 	_cleanup_secret_ md_secret *url = md_secret_new(strlen(h->base_url) + strlen(path) + 1);
 	if (!resp->body || !url || md_secret_appendf(url, "%s%s", h->base_url, path) < 0)
@@ -435,6 +440,12 @@ int md_http_request(md_http *h, const char *method, const char *path, const md_s
 			    wait / 1000, wait % 1000, attempt + 2, h->retries + 1);
 		sleep_ms(wait);
 	}
+}
+
+int md_http_request(md_http *h, const char *method, const char *path, const md_secret *body,
+		    md_http_retry mode, md_http_resp *resp, md_error *err)
+{
+	return md_http_request_typed(h, method, path, body, NULL, mode, resp, err);
 }
 
 const char *md_http_library_version(md_error *err)

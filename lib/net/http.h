@@ -58,10 +58,13 @@ int md_http_check_url(const char *url, md_error *err);
  * MD_EFAIL with resp->status set: an answer too large to read (16 MiB). */
 int md_http_request(md_http *h, const char *method, const char *path, const md_secret *body,
 		    md_http_retry mode, md_http_resp *resp, md_error *err);
+/* The same with the body's content type (NULL: application/json), e.g.
+ * application/merge-patch+json for a Kubernetes PATCH: a property of
+ * this request only. */
+int md_http_request_typed(md_http *h, const char *method, const char *path, const md_secret *body,
+			  const char *content_type, md_http_retry mode, md_http_resp *resp,
+			  md_error *err);
 void md_http_resp_free(md_http_resp *resp);
-/* Content type of request bodies from now on (default application/json),
- * e.g. application/merge-patch+json for a Kubernetes PATCH. */
-int md_http_set_content_type(md_http *h, const char *content_type);
 
 /* Appends curl-escaped s to out as one URL path segment. */
 int md_http_path_segment(md_secret *out, const char *s);

@@ -2,6 +2,7 @@
 #include "net/http_multi.h"
 
 #include <pthread.h>
+#include <sys/queue.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,14 +13,15 @@ struct xfer {
 	CURLcode result;
 	bool done;
 	pthread_cond_t cv;
-	struct xfer *next;
+	SLIST_ENTRY(xfer) link;
 };
+SLIST_HEAD(xfer_list, xfer);
 
 struct md_http_multi {
 	CURLM *multi;
 	pthread_t thread;
 	pthread_mutex_t mx;
-	struct xfer *pending; /* submitted, not yet added to the multi handle */
+	struct xfer_list pending; /* submitted, not yet added to the multi handle */
 	bool stop;
 };
 
@@ -28,12 +30,15 @@ struct md_http_multi {
 static bool multi_take_pending(md_http_multi *m)
 {
 	pthread_mutex_lock(&m->mx);
-	struct xfer *list = m->pending;
+	struct xfer_list list = m->pending;
 	bool stop = m->stop;
-	m->pending = NULL;
+	SLIST_INIT(&m->pending);
 	pthread_mutex_unlock(&m->mx);
-	for (struct xfer *x = list, *next; x; x = next) {
-		next = x->next;
+	bool any = !SLIST_EMPTY(&list);
+	/* A transfer may complete (and its owner's stack frame go) as soon as
+	 * it is in the multi handle or refused: read the link first. */
+	for (struct xfer *x = SLIST_FIRST(&list), *next; x; x = next) {
+		next = SLIST_NEXT(x, link);
 		curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
 		if (curl_multi_add_handle(m->multi, x->easy) != CURLM_OK) {
 			pthread_mutex_lock(&m->mx);
@@ -43,7 +48,7 @@ static bool multi_take_pending(md_http_multi *m)
 			pthread_mutex_unlock(&m->mx);
 		}
 	}
-	return !stop || list;
+	return !stop || any;
 }
 
 static void multi_complete(md_http_multi *m)
@@ -131,8 +136,7 @@ CURLcode md_http_multi_perform(md_http_multi *m, CURL *easy)
 	struct xfer x = {.easy = easy};
 	pthread_cond_init(&x.cv, NULL);
 	pthread_mutex_lock(&m->mx);
-	x.next = m->pending;
-	m->pending = &x;
+	SLIST_INSERT_HEAD(&m->pending, &x, link);
 	pthread_mutex_unlock(&m->mx);
 	curl_multi_wakeup(m->multi);
 	pthread_mutex_lock(&m->mx);

@@ -1,5 +1,6 @@
 /* store.c - see store.h: URI dispatch and what all stores share. */
 #include "store/store_int.h"
+#include "base/dupset.h"
 #include "base/text.h"
 #include "base/validate.h"
 
@@ -9,48 +10,21 @@
 
 static const struct {
 	const char *scheme;
-	int (*open)(const md_uri *u, md_store *st, md_error *err);
+	int (*open)(const md_uri *u, const md_store_opts *o, md_store *st, md_error *err);
 } schemes[] = {
 	{"file", md_store_file_open},
 	{"vault", md_store_vault_open},
 	{"k8s", md_store_k8s_open},
 };
 
-static long store_timeout = 30;
-static int store_retries = 3;
-static struct md_http_multi *store_multi;
-
-void md_store_set_multi(struct md_http_multi *m)
-{
-	store_multi = m;
-}
-
-struct md_http_multi *md_store_multi(void)
-{
-	return store_multi;
-}
-
-void md_store_set_transport(long timeout_secs, int retries)
-{
-	if (timeout_secs >= 1 && timeout_secs <= 3600)
-		store_timeout = timeout_secs;
-	if (retries >= 0 && retries <= 10)
-		store_retries = retries;
-}
-
-long md_store_timeout(void)
-{
-	return store_timeout;
-}
-
-int md_store_retries(void)
-{
-	return store_retries;
-}
-
-int md_store_open(const char *uri, md_store **out, md_error *err)
+int md_store_open(const char *uri, const md_store_opts *opts, md_store **out, md_error *err)
 {
 	*out = NULL;
+	md_store_opts o = opts ? *opts : (md_store_opts){.retries = -1};
+	if (o.timeout_secs < 1 || o.timeout_secs > 3600)
+		o.timeout_secs = 30;
+	if (o.retries < 0 || o.retries > 10)
+		o.retries = 3;
 	md_uri u;
 	int rc = md_uri_parse(uri, &u, err);
 	for (size_t i = 0; rc == MD_OK && i < sizeof schemes / sizeof schemes[0]; i++) {
@@ -60,7 +34,7 @@ int md_store_open(const char *uri, md_store **out, md_error *err)
 		if (!st)
 			return md_err_set(err, MD_EFAIL, "out of memory");
 		snprintf(st->describe, sizeof st->describe, "%s", uri);
-		if ((rc = schemes[i].open(&u, st, err))) {
+		if ((rc = schemes[i].open(&u, &o, st, err))) {
 			md_err_prefix(err, "store %.200s", uri);
 			free(st);
 			return rc;
@@ -82,39 +56,25 @@ const char *md_store_identity(const md_store *st)
 	return st->ident;
 }
 
-struct twin_key {
-	const char *ident;
-	size_t i;
-};
-
-static int twin_cmp(const void *a, const void *b)
+static const char *ident_key(const void *ud, size_t i, md_secret *scratch, size_t *len)
 {
-	const struct twin_key *x = a, *y = b;
-	int c = strcmp(x->ident, y->ident);
-	return c ? c : (x->i > y->i) - (x->i < y->i);
+	(void)scratch;
+	md_store *const *stores = ud;
+	*len = strlen(stores[i]->ident);
+	return stores[i]->ident;
 }
 
 bool md_store_find_twins(md_store *const *stores, size_t n, size_t *first, size_t *second)
 {
-	struct twin_key *k = n > 1 ? calloc(n, sizeof *k) : NULL;
-	if (!k)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		k[i] = (struct twin_key){stores[i]->ident, i};
-	qsort(k, n, sizeof *k, twin_cmp);
+	md_dupset set;
+	md_dupset_init(&set, ident_key, stores);
 	bool found = false;
-	for (size_t j = 1; j < n; j++) {
-		/* Within a run of equal identities k[j-1] and k[j] are the
-		 * first two; report the pair whose second comes earliest. */
-		if (strcmp(k[j - 1].ident, k[j].ident) != 0 ||
-		    (j >= 2 && strcmp(k[j - 2].ident, k[j].ident) == 0) ||
-		    (found && k[j].i >= *second))
-			continue;
-		*first = k[j - 1].i;
-		*second = k[j].i;
-		found = true;
-	}
-	free(k);
+	for (size_t i = 0; i < n && !found; i++)
+		if (md_dupset_add(&set, i, first) == 1) {
+			*second = i;
+			found = true;
+		}
+	md_dupset_free(&set);
 	return found;
 }
 

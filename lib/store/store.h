@@ -30,21 +30,21 @@ typedef struct {
 	long long version;  /* store's own version (KV v2 version, k8s resourceVersion), or -1 */
 } md_store_value;
 
-/* Timeout (seconds per attempt) and retries for the stores' HTTP clients,
- * normally the tool's --timeout and --retries; set before md_store_open.
- * Defaults: 30 and 3. */
-void md_store_set_transport(long timeout_secs, int retries);
-long md_store_timeout(void);
-int md_store_retries(void);
-/* While set, stores send over this multi handle (http_multi.h); set it
- * before, and clear it after, every thread using stores. NULL (the
- * default): blocking transfers. */
+/* How a store's HTTP client talks, given at open (there is no global
+ * state): the timeout per attempt and the retries (normally the tool's
+ * --timeout and --retries; out of range, or no options at all: 30 s and
+ * 3), and a shared multi handle (http_multi.h) to send over, or NULL for
+ * blocking transfers. */
 struct md_http_multi;
-void md_store_set_multi(struct md_http_multi *m);
-struct md_http_multi *md_store_multi(void);
+typedef struct {
+	long timeout_secs;
+	int retries;
+	struct md_http_multi *multi;
+} md_store_opts;
 
-/* Parses and validates a URI; nothing is contacted. MD_EUSAGE on a bad URI. */
-int md_store_open(const char *uri, md_store **out, md_error *err);
+/* Parses and validates a URI; nothing is contacted. MD_EUSAGE on a bad
+ * URI. o may be NULL (the defaults). */
+int md_store_open(const char *uri, const md_store_opts *o, md_store **out, md_error *err);
 void md_store_free(md_store *st);
 /* The URI for messages (never holds a secret). */
 const char *md_store_describe(const md_store *st);
@@ -53,8 +53,9 @@ const char *md_store_describe(const md_store *st);
  * path; Vault address, namespace, mount and path; Kubernetes server,
  * namespace and Secret). */
 const char *md_store_identity(const md_store *st);
-/* Finds two of stores that name the same place (the one latest in order
- * to have an earlier twin: *second, and that twin: *first); false if none. */
+/* Finds two of stores that name the same place (the first store, in
+ * order, to have an earlier twin: *second, and that twin: *first); false
+ * if none. */
 bool md_store_find_twins(md_store *const *stores, size_t n, size_t *first, size_t *second);
 
 /* Writes t (its secret and meta) for username. Stores with versions write

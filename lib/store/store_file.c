@@ -233,8 +233,9 @@ static void file_ident(const char *path, char *out, size_t sz)
 		snprintf(out, sz, "file:%s/%s", lex, slash + 1);
 }
 
-int md_store_file_open(const md_uri *u, md_store *st, md_error *err)
+int md_store_file_open(const md_uri *u, const md_store_opts *o, md_store *st, md_error *err)
 {
+	(void)o; /* local: no transport */
 	/* libcurl takes no host but localhost (which it drops) for file://. */
 	if (u->port[0] || u->path[0] != '/')
 		return md_err_set(err, MD_EUSAGE, "expected file:///absolute/path");

@@ -27,8 +27,8 @@ struct md_store {
 
 /* Each module checks the parts of its URI (parsed once, uri.h: host, port,
  * decoded path, query) and fills st. */
-int md_store_file_open(const md_uri *u, md_store *st, md_error *err);
-int md_store_vault_open(const md_uri *u, md_store *st, md_error *err);
-int md_store_k8s_open(const md_uri *u, md_store *st, md_error *err);
+int md_store_file_open(const md_uri *u, const md_store_opts *o, md_store *st, md_error *err);
+int md_store_vault_open(const md_uri *u, const md_store_opts *o, md_store *st, md_error *err);
+int md_store_k8s_open(const md_uri *u, const md_store_opts *o, md_store *st, md_error *err);
 
 #endif

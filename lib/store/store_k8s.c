@@ -5,7 +5,7 @@
  * server https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT_HTTPS.
  * MDCRED_K8S_API_URL, MDCRED_K8S_TOKEN_FILE and MDCRED_K8S_CA_FILE override
  * them (tests, out-of-cluster use). Timeout and retries follow
- * the tool's --timeout / --retries (md_store_set_transport).
+ * the tool's --timeout / --retries (md_store_opts, given at open).
  *
  * write: GET the Secret; absent -> POST it; present -> merge PATCH carrying
  * the resourceVersion read (the last md_store_read's, or the GET's), so a
@@ -17,6 +17,7 @@
  * reading the Secret back: it is ours if it holds our token.
  */
 #include "store/store_int.h"
+#include "base/base64.h"
 #include "base/env.h"
 
 #include <errno.h>
@@ -41,6 +42,7 @@ typedef struct {
 	/* What the last GET saw. */
 	bool known, exists, immutable;
 	char rv[64];
+	md_store_opts transport; /* timeout, retries, multi: given at open */
 } k8s_store;
 
 /* ---- validation ---- */
@@ -85,59 +87,6 @@ static int on_query(void *ud, const char *k, const char *v, md_error *err)
 	return MD_OK;
 }
 
-/* ---- base64, in secret memory ---- */
-
-static const char b64a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64_encode(md_secret *out, const unsigned char *p, size_t n)
-{
-	md_secret_truncate(out, 0);
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned)p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		char q[4] = {b64a[(v >> 18) & 63], b64a[(v >> 12) & 63],
-			     i + 1 < n ? b64a[(v >> 6) & 63] : '=', i + 2 < n ? b64a[v & 63] : '='};
-		int rc = md_secret_append(out, q, 4);
-		md_secret_wipe(&v, sizeof v);
-		md_secret_wipe(q, sizeof q);
-		if (rc < 0)
-			return -1;
-	}
-	return 0;
-}
-
-static int b64_val(unsigned char c)
-{
-	const char *p = c ? strchr(b64a, c) : NULL;
-	return p ? (int)(p - b64a) : -1;
-}
-
-/* Strict: padded standard alphabet, as the API server writes it. */
-static int b64_decode(md_secret *out, const char *s, size_t n)
-{
-	md_secret_truncate(out, 0);
-	if (n % 4)
-		return -1;
-	for (size_t i = 0; i < n; i += 4) {
-		int a = b64_val((unsigned char)s[i]), b = b64_val((unsigned char)s[i + 1]);
-		bool last = i + 4 == n;
-		int c = last && s[i + 2] == '=' ? -2 : b64_val((unsigned char)s[i + 2]);
-		int d = last && s[i + 3] == '=' ? -2 : b64_val((unsigned char)s[i + 3]);
-		if (a < 0 || b < 0 || c == -1 || d == -1 || (c == -2 && d != -2))
-			return -1;
-		unsigned char o[3] = {(unsigned char)(a << 2 | b >> 4),
-				      (unsigned char)((b & 15) << 4 | (c < 0 ? 0 : c >> 2)),
-				      (unsigned char)((c < 0 ? 0 : (c & 3) << 6) | (d < 0 ? 0 : d))};
-		int rc = md_secret_append(out, o, c < 0 ? 1 : d < 0 ? 2 : 3);
-		md_secret_wipe(o, sizeof o);
-		if (rc < 0)
-			return -1;
-	}
-	return 0;
-}
 
 /* ---- connection ---- */
 
@@ -200,10 +149,10 @@ static int k8s_connect(k8s_store *ks, md_error *err)
 	md_http_opts o = {
 		.base_url = ks->url,
 		.cacert = ks->cacert[0] ? ks->cacert : NULL,
-		.timeout_secs = md_store_timeout(),
-		.retries = md_store_retries(),
+		.timeout_secs = ks->transport.timeout_secs,
+		.retries = ks->transport.retries,
 		.bearer = ks->sa_token,
-		.multi = md_store_multi(),
+		.multi = ks->transport.multi,
 	};
 	rc = md_http_new(&o, &ks->http, err);
 	if (rc)
@@ -229,12 +178,19 @@ static md_secret *secret_path(const k8s_store *ks, bool with_name)
 /* A transport failure: says which CA was used when TLS verification failed. */
 static int k8s_transport_error(const k8s_store *ks, int rc, md_error *err)
 {
-	if (err && strstr(err->msg, "TLS verification failed")) {
+	if (err && err->cause == MD_CAUSE_TLS) {
 		size_t n = strlen(err->msg);
 		snprintf(err->msg + n, sizeof err->msg - n, " (CA bundle: %s; set MDCRED_K8S_CA_FILE)",
 			 ks->cacert[0] ? ks->cacert : "the system store");
 	}
 	return rc;
+}
+
+static int immutable_error(const k8s_store *ks, md_error *err)
+{
+	return md_err_set(err, MD_EFAIL, "secret %s/%s is immutable: Kubernetes refuses any change "
+			  "to its data; delete it (or name another Secret) and push again", ks->ns,
+			  ks->name);
 }
 
 /* One line from an error answer: the Status object's message (and reason). */
@@ -267,6 +223,9 @@ static int k8s_error(const k8s_store *ks, const md_http_resp *r, const char *ver
 		       "written";
 	else if (s == 409)
 		hint = " - the Secret was created by someone else meanwhile; nothing was written";
+	else if (s == 422 && msg && strstr(md_secret_str(msg), "immutable"))
+		/* Kubernetes says so only in words (a field error on "data"). */
+		return immutable_error(ks, err);
 	md_err_set(err, c, "%s secret %s/%s: HTTP %ld %s: %s%s", verb, ks->ns, ks->name, s,
 		   reason[0] ? reason : "error", md_secret_str(msg), hint);
 	if (err)
@@ -351,7 +310,7 @@ static int k8s_get(k8s_store *ks, md_store_value *v, md_error *err)
 			_cleanup_secret_ md_secret *b64 = md_secret_new(256);
 			md_secret *tok = md_secret_new(256);
 			if (!b64 || !tok || md_json_str_secret(&d, val, b64) < 0 ||
-			    b64_decode(tok, md_secret_str(b64), md_secret_len(b64)) < 0) {
+			    md_b64_decode(tok, md_secret_str(b64), md_secret_len(b64)) < 0) {
 				md_secret_free(tok);
 				rc = md_err_set(err, MD_EFAIL, "secret %s/%s: data[%s] is not valid "
 						"base64", ks->ns, ks->name, ks->key);
@@ -404,15 +363,12 @@ static int k8s_write(md_store *st, const md_token *t, const char *username, bool
 	if (rc)
 		return rc;
 	if (ks->exists && ks->immutable)
-		return md_err_set(err, MD_EFAIL, "secret %s/%s is immutable: Kubernetes refuses any "
-				  "change to its data; delete it (or name another Secret) and push "
-				  "again", ks->ns, ks->name);
+		return immutable_error(ks, err);
 	_cleanup_secret_ md_secret *b64 = md_secret_new(2 * md_secret_len(t->secret) + 8);
 	_cleanup_secret_ md_secret *body = md_secret_new(1024);
 	_cleanup_secret_ md_secret *path = secret_path(ks, ks->exists);
 	if (!b64 || !body || !path ||
-	    b64_encode(b64, (const unsigned char *)md_secret_str(t->secret),
-		       md_secret_len(t->secret)) < 0)
+	    md_b64_encode(b64, md_secret_str(t->secret), md_secret_len(t->secret), true) < 0)
 		return md_err_set(err, MD_EFAIL, "out of memory");
 	md_secret_watch(b64);
 	md_jw w;
@@ -444,13 +400,10 @@ static int k8s_write(md_store *st, const md_token *t, const char *username, bool
 		return md_err_set(err, MD_EFAIL, "out of memory");
 
 	const char *verb = ks->exists ? "patch" : "create";
-	if (md_http_set_content_type(ks->http, ks->exists ? "application/merge-patch+json"
-							   : "application/json") < 0)
-		return md_err_set(err, MD_EFAIL, "content type too long");
 	md_http_resp r;
-	rc = md_http_request(ks->http, ks->exists ? "PATCH" : "POST", md_secret_str(path), body,
-			     MD_HTTP_ONCE, &r, err);
-	md_http_set_content_type(ks->http, "application/json");
+	rc = md_http_request_typed(ks->http, ks->exists ? "PATCH" : "POST", md_secret_str(path), body,
+				   ks->exists ? "application/merge-patch+json" : NULL, MD_HTTP_ONCE,
+				   &r, err);
 	long s = r.status;
 	/* Did our write perhaps happen anyway? An answer lost after sending, a
 	 * 5xx, or a 409 that may be our own earlier attempt meeting itself
@@ -477,10 +430,6 @@ static int k8s_write(md_store *st, const md_token *t, const char *username, bool
 		rc = MD_OK;
 	} else if (rc == MD_OK) {
 		rc = k8s_error(ks, &r, verb, err);
-		if (s == 422 && err && strstr(err->msg, "immutable"))
-			md_err_set(err, MD_EFAIL, "secret %s/%s is immutable: Kubernetes refuses any "
-				   "change to its data; delete it (or name another Secret) and push "
-				   "again", ks->ns, ks->name);
 	} else {
 		k8s_transport_error(ks, rc, err);
 		md_err_prefix(err, "%s secret %s/%s", verb, ks->ns, ks->name);
@@ -507,7 +456,7 @@ static void k8s_free(md_store *st)
 
 static const struct md_store_ops k8s_ops = {k8s_write, k8s_read, NULL, k8s_free};
 
-int md_store_k8s_open(const md_uri *u, md_store *st, md_error *err)
+int md_store_k8s_open(const md_uri *u, const md_store_opts *o, md_store *st, md_error *err)
 {
 	const char *name = u->path[0] == '/' ? u->path + 1 : "";
 	if (u->port[0] || !u->host[0] || !name[0] || strchr(name, '/'))
@@ -524,6 +473,7 @@ int md_store_k8s_open(const md_uri *u, md_store *st, md_error *err)
 	if (!ks)
 		return md_err_set(err, MD_EFAIL, "out of memory");
 	snprintf(ks->key, sizeof ks->key, "MOTHERDUCK_TOKEN");
+	ks->transport = *o;
 	snprintf(ks->ns, sizeof ks->ns, "%s", u->host);
 	snprintf(ks->name, sizeof ks->name, "%s", name);
 	int rc = md_uri_query_each(u->query, on_query, ks, err);

@@ -34,8 +34,7 @@ typedef struct {
 	char field[64];
 	char ns_header[300]; /* "X-Vault-Namespace: ns" or "" */
 	char cacert[1024];   /* "" for the system store */
-	long timeout;
-	int retries;
+	md_store_opts transport; /* timeout, retries, multi: given at open */
 	md_vault_auth *auth;
 	md_http *http;          /* with the client token; made on first use */
 	long long last_version; /* version last read or written; -1 none yet */
@@ -184,8 +183,6 @@ static int set_env(vault_store *v, md_error *err)
 	}
 	if (md_env_flag("VAULT_SKIP_VERIFY"))
 		md_log_warn("vault: VAULT_SKIP_VERIFY is ignored: certificates are always verified");
-	v->timeout = md_store_timeout();
-	v->retries = md_store_retries();
 	return MD_OK;
 }
 
@@ -196,12 +193,12 @@ static void http_opts(const vault_store *v, const md_secret *bearer, md_http_opt
 	memset(o, 0, sizeof *o);
 	o->base_url = v->addr;
 	o->cacert = v->cacert[0] ? v->cacert : NULL;
-	o->timeout_secs = v->timeout;
-	o->retries = v->retries;
+	o->timeout_secs = v->transport.timeout_secs;
+	o->retries = v->transport.retries;
 	o->bearer = bearer;
 	o->auth_header = "X-Vault-Token";
 	o->extra_header = v->ns_header[0] ? v->ns_header : NULL;
-	o->multi = md_store_multi();
+	o->multi = v->transport.multi;
 }
 
 /* The client with a valid client token (logging in on first use). */
@@ -499,7 +496,7 @@ static void vault_free(md_store *st)
 
 static const struct md_store_ops vault_ops = {vault_write, vault_read, NULL, vault_free};
 
-int md_store_vault_open(const md_uri *u, md_store *st, md_error *err)
+int md_store_vault_open(const md_uri *u, const md_store_opts *o, md_store *st, md_error *err)
 {
 	/* vault://HOST:PORT/MOUNT/PATH, or vault:///MOUNT/PATH for VAULT_ADDR.
 	 * A host without a port is refused rather than guessed at: in
@@ -515,15 +512,16 @@ int md_store_vault_open(const md_uri *u, md_store *st, md_error *err)
 	if (!v)
 		return md_err_set(err, MD_EFAIL, "out of memory");
 	v->last_version = -1;
+	v->transport = *o;
 	snprintf(v->field, sizeof v->field, "token");
-	struct uri_opts o = {v, ""};
+	struct uri_opts uo = {v, ""};
 	char host[300] = "";
 	if (u->host[0])
 		snprintf(host, sizeof host, "%s:%s", u->host, u->port);
 	int rc;
-	if ((rc = md_uri_query_each(u->query, uri_opt, &o, err)) ||
+	if ((rc = md_uri_query_each(u->query, uri_opt, &uo, err)) ||
 	    (rc = parse_mount_path(u->path + 1, v, err)) ||
-	    (rc = set_addr(v, host, strlen(host), o.scheme, err)) || (rc = set_env(v, err)) ||
+	    (rc = set_addr(v, host, strlen(host), uo.scheme, err)) || (rc = set_env(v, err)) ||
 	    (rc = md_vault_auth_new(&v->auth, err))) {
 		md_vault_auth_free(v->auth);
 		free(v);

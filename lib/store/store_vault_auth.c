@@ -19,6 +19,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sys/queue.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,10 +56,10 @@ struct login_entry {
 	char key[1400];        /* address, namespace header, method, mount, role */
 	md_secret *token;      /* NULL: refused */
 	md_error refused;
-	struct login_entry *next;
+	SLIST_ENTRY(login_entry) link;
 };
 static pthread_mutex_t login_mx = PTHREAD_MUTEX_INITIALIZER;
-static struct login_entry *logins;
+static SLIST_HEAD(, login_entry) logins = SLIST_HEAD_INITIALIZER(logins);
 static int auth_live;
 
 /* Credentials taken from the environment, once per process. */
@@ -168,9 +169,9 @@ static int kubernetes(md_vault_auth *a, const char *role, md_error *err)
 
 static void logins_forget(void)
 {
-	while (logins) {
-		struct login_entry *e = logins;
-		logins = e->next;
+	struct login_entry *e;
+	while ((e = SLIST_FIRST(&logins))) {
+		SLIST_REMOVE_HEAD(&logins, link);
 		md_secret_free(e->token);
 		free(e);
 	}
@@ -336,7 +337,8 @@ static int login(md_vault_auth *a, const md_http_opts *o, md_error *err)
 
 static struct login_entry *login_find(const char *key)
 {
-	for (struct login_entry *e = logins; e; e = e->next)
+	struct login_entry *e;
+	SLIST_FOREACH(e, &logins, link)
 		if (strcmp(e->key, key) == 0)
 			return e;
 	return NULL;
@@ -371,8 +373,7 @@ static int login_shared(md_vault_auth *a, const md_http_opts *o, md_error *err)
 		free(e);
 		return rc;
 	}
-	e->next = logins;
-	logins = e;
+	SLIST_INSERT_HEAD(&logins, e, link);
 	return rc;
 }
 
