@@ -43,7 +43,7 @@ int tool_cmd_account(int argc, char **argv, md_error *err)
 	const char *user = active ? NULL : argv[1 + optind];
 	if (user && (rc = md_valid_username(user, err)))
 		return rc;
-	md_http *h;
+	_cleanup_http_ md_http *h = NULL;
 	if ((rc = tool_client(&h, err)))
 		return rc;
 	if (active) {
@@ -64,6 +64,5 @@ int tool_cmd_account(int argc, char **argv, md_error *err)
 		if (!rc)
 			md_log_info("deleted service account '%s'", user);
 	}
-	md_http_free(h);
 	return rc;
 }

@@ -68,7 +68,7 @@ int tool_cmd_ducklings(int argc, char **argv, md_error *err)
 		rc = md_dk_parse(&f, &chg, err);
 	if (rc)
 		return rc;
-	md_http *h;
+	_cleanup_http_ md_http *h = NULL;
 	if ((rc = tool_client(&h, err)))
 		return rc;
 	md_ducklings cur, next;
@@ -80,6 +80,5 @@ int tool_cmd_ducklings(int argc, char **argv, md_error *err)
 		if (!rc)
 			md_log_info("updated the Ducklings of '%s'", user);
 	}
-	md_http_free(h);
 	return rc ? rc : ducklings_print(&cur, json, err);
 }

@@ -121,18 +121,18 @@ int tool_cmd_exec(int argc, char **argv, int *exit_code, md_error *err)
 	if (rc)
 		return rc; /* exit_code is 126/127 only when the command lookup failed */
 	*exit_code = -1;
-	md_http *h = NULL;
-	md_token t = {0};
+	_cleanup_http_ md_http *h = NULL;
+	_cleanup_token_ md_token t = {0};
+	_cleanup_exec_env_ md_exec_env env = {0};
 	if (a.from) {
 		rc = exec_from_store(a.from, &t.secret, err);
 	} else if (!(rc = tool_client(&h, err))) {
 		rc = tool_mint(h, &a.mint, a.user, a.ttl, &t, err);
 	}
-	md_exec_env env = {0};
 	if (!rc)
 		rc = md_exec_env_build(t.secret, a.vars, a.nvars, &env, err);
 	if (rc)
-		goto out;
+		return rc;
 	if (a.revoke_on_exit) {
 		rc = md_exec_supervise(a.path, a.cmd, &env, exit_code, err);
 		exec_revoke(h, a.user, &t);
@@ -146,9 +146,5 @@ int tool_cmd_exec(int argc, char **argv, int *exit_code, md_error *err)
 		if (h)
 			exec_revoke(h, a.user, &t);
 	}
-out:
-	md_exec_env_free(&env);
-	md_token_clear(&t);
-	md_http_free(h);
 	return rc;
 }

@@ -1,11 +1,9 @@
-/* tool_get.c - `mdcred get`: a token for a credential process, from a cache.
- *
- * Returns the cached token while it has at least --min-remaining left;
- * otherwise takes the cache's lock, looks again (another caller may have
- * minted meanwhile), mints, caches and prints. A cache hit sends nothing and
- * needs no admin token. */
+/* tool_get.c - `mdcred get`: parses, and prints what lib/deliver/get.h
+ * decides (the cache, the lock, minting, revoking what could not be
+ * printed). */
 #include "tool.h"
 #include "deliver/cache.h"
+#include "deliver/get.h"
 #include "motherduck/format.h"
 #include "base/log.h"
 #include "motherduck/mint.h"
@@ -25,24 +23,30 @@ static int get_print(const md_token *t, const char *user, md_fmt fmt, md_error *
 	return tool_stdout(out, err);
 }
 
-/* A cached entry good enough to hand out: prints it and returns true. */
-static bool try_cached(md_cache *c, long long min_remaining, const char *user, md_fmt fmt,
-		       int *rc, md_error *err)
+/* What md_get calls back for: the tool's client, mint and printing. */
+struct get_ctx {
+	tool_mint_opts *m;
+	const char *user;
+	long long ttl;
+	md_fmt fmt;
+};
+
+static int get_client(void *ud, md_http **h, md_error *err)
 {
-	md_cache_entry e;
-	md_cache_load(c, &e);
-	bool hit = e.tok.secret &&
-		   md_cache_fresh(e.exp_kind, e.expire_at, time(NULL), min_remaining);
-	if (hit) {
-		md_log_debug("using the cached token %s (%s%s)", e.tok.meta.id,
-			     e.exp_kind == MD_EXP_NEVER ? "never expires" : "expires ",
-			     e.tok.meta.expire_at);
-		*rc = get_print(&e.tok, user, fmt, err);
-	} else if (e.tok.secret) {
-		md_log_debug("the cached token %s is stale", e.tok.meta.id);
-	}
-	md_cache_entry_clear(&e);
-	return hit;
+	(void)ud;
+	return tool_client(h, err);
+}
+
+static int get_mint(void *ud, md_http *h, md_token *out, md_error *err)
+{
+	struct get_ctx *g = ud;
+	return tool_mint(h, g->m, g->user, g->ttl, out, err);
+}
+
+static int get_deliver(void *ud, const md_token *t, md_error *err)
+{
+	struct get_ctx *g = ud;
+	return get_print(t, g->user, g->fmt, err);
 }
 
 int tool_cmd_get(int argc, char **argv, md_error *err)
@@ -98,39 +102,18 @@ int tool_cmd_get(int argc, char **argv, md_error *err)
 	if ((rc = md_cache_init(&cache, cache_s, tool_g.api_url, user, type, err)))
 		return rc;
 
-	if (try_cached(&cache, min_remaining, user, fmt, &rc, err))
-		return rc;
-
-	int lock = -1;
-	if (cache.kind != MD_CACHE_NONE) {
+	struct get_ctx g = {&m, user, ttl, fmt};
+	md_get_req rq = {
+		.username = user,
+		.cache = &cache,
+		.min_remaining = min_remaining,
 		/* Bounded: a holder that never lets go must not hang a
 		 * credential process forever. */
-		long wait_ms = tool_g.timeout * 1000L * (tool_g.retries + 1);
-		if ((lock = md_cache_lock(&cache, wait_ms, err)) < 0)
-			return err->code;
-		/* Whoever held the lock may have just minted one. */
-		if (cache.kind != MD_CACHE_NONE &&
-		    try_cached(&cache, min_remaining, user, fmt, &rc, err)) {
-			md_cache_unlock(lock);
-			return rc;
-		}
-	}
-	md_http *h = NULL;
-	md_token t = {0};
-	if (!(rc = tool_client(&h, err)))
-		rc = tool_mint(h, &m, user, ttl, &t, err);
-	if (!rc)
-		md_cache_store(&cache, &t, time(NULL));
-	md_cache_unlock(lock);
-	if (!rc)
-		rc = get_print(&t, user, fmt, err);
-	if (rc && t.secret) {
-		/* Minted but not delivered (stdout closed). A cached copy stays
-		 * usable by the next caller; an uncached one would be orphaned. */
-		if (cache.kind == MD_CACHE_NONE)
-			md_mint_revoke_undelivered(h, user, &t.meta);
-	}
-	md_token_clear(&t);
-	md_http_free(h);
-	return rc;
+		.lock_wait_ms = tool_g.timeout * 1000L * (tool_g.retries + 1),
+		.client = get_client,
+		.mint = get_mint,
+		.deliver = get_deliver,
+		.ud = &g,
+	};
+	return md_get(&rq, err);
 }

@@ -43,7 +43,7 @@ int tool_cmd_push(int argc, char **argv, md_error *err)
 		return rc;
 	md_store *stores[PUSH_MAX_STORES] = {0};
 	rc = tool_stores_open(uris, n, stores, err);
-	md_http *h = NULL;
+	_cleanup_http_ md_http *h = NULL;
 	if (!rc)
 		rc = tool_client(&h, err);
 	if (!rc) {
@@ -58,6 +58,5 @@ int tool_cmd_push(int argc, char **argv, md_error *err)
 		rc = md_push(h, &q, stores, n, &res, err);
 	}
 	tool_stores_free(stores, n);
-	md_http_free(h);
 	return rc;
 }

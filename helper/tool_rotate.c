@@ -127,7 +127,7 @@ int tool_cmd_rotate(int argc, char **argv, md_error *err)
 
 	md_store *stores[ROTATE_MAX_STORES] = {0};
 	rc = tool_stores_open(uris, n, stores, err);
-	md_http *h = NULL;
+	_cleanup_http_ md_http *h = NULL;
 	if (!rc)
 		rc = tool_client(&h, err);
 	if (!rc) {
@@ -140,6 +140,5 @@ int tool_cmd_rotate(int argc, char **argv, md_error *err)
 			rc = prc;
 	}
 	tool_stores_free(stores, n);
-	md_http_free(h);
 	return rc;
 }

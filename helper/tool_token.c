@@ -51,10 +51,10 @@ static int token_create(int argc, char **argv, md_error *err)
 	/* Before a token exists: a directory or a device orphans nothing. */
 	if (m.output && (rc = md_file_check_target(m.output, err)))
 		return rc;
-	md_http *h;
+	_cleanup_http_ md_http *h = NULL;
 	if ((rc = tool_client(&h, err)))
 		return rc;
-	md_token t = {0};
+	_cleanup_token_ md_token t = {0};
 	rc = tool_mint(h, &m, user, ttl, &t, err);
 	_cleanup_secret_ md_secret *out = md_secret_new(2048);
 	if (!rc && (!out || md_fmt_token(out, fmt, &t, user, NULL) < 0))
@@ -68,8 +68,6 @@ static int token_create(int argc, char **argv, md_error *err)
 	}
 	if (rc && t.secret)
 		md_mint_revoke_undelivered(h, user, &t.meta);
-	md_token_clear(&t);
-	md_http_free(h);
 	return rc;
 }
 
@@ -129,7 +127,7 @@ static int token_list(int argc, char **argv, md_error *err)
 	const char *user = argv[optind];
 	if (rc || (rc = md_valid_username(user, err)))
 		return rc;
-	md_http *h;
+	_cleanup_http_ md_http *h = NULL;
 	if ((rc = tool_client(&h, err)))
 		return rc;
 	md_token_meta *l = NULL;
@@ -138,7 +136,6 @@ static int token_list(int argc, char **argv, md_error *err)
 	if (!rc)
 		rc = token_list_print(user, l, n, json, err);
 	free(l);
-	md_http_free(h);
 	return rc;
 }
 
@@ -162,7 +159,7 @@ static int token_revoke(int argc, char **argv, md_error *err)
 	for (int i = optind + 1; i < argc; i++)
 		if ((rc = md_valid_token_id(argv[i], err)))
 			return rc;
-	md_http *h;
+	_cleanup_http_ md_http *h = NULL;
 	if ((rc = tool_client(&h, err)))
 		return rc;
 	/* Revoke every id; report each failure; exit with the first one. */
@@ -179,7 +176,6 @@ static int token_revoke(int argc, char **argv, md_error *err)
 			md_log_error("%s", e.msg);
 		}
 	}
-	md_http_free(h);
 	return first;
 }
 

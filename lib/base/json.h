@@ -35,6 +35,8 @@ typedef struct {
 /* Parses src[0..len) (strict JSON, one value, max 64 MiB). Root is index 0. */
 int md_json_parse(md_json *doc, const char *src, size_t len, md_error *err);
 void md_json_free(md_json *doc);
+/* `_cleanup_json_ md_json d = {0};`: freed when d goes out of scope. */
+#define _cleanup_json_ __attribute__((cleanup(md_json_free)))
 
 md_json_type md_json_type_of(const md_json *doc, int tok);
 /* Members of an object / elements of an array; 0 for anything else. */

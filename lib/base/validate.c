@@ -32,6 +32,13 @@ int md_valid_int(const char *what, const char *s, long long lo, long long hi, lo
 	return MD_OK;
 }
 
+static int not_a_duration(const char *what, const char *s, bool allow_none, md_error *err)
+{
+	return md_err_set(err, MD_EUSAGE,
+			  "%s: '%s' is not a duration (examples: 300, 300s, 5m, 12h, 7d%s)", what,
+			  s, allow_none ? ", none" : "");
+}
+
 int md_valid_duration(const char *what, const char *s, bool allow_none, long long *secs,
 		      md_error *err)
 {
@@ -43,7 +50,7 @@ int md_valid_duration(const char *what, const char *s, bool allow_none, long lon
 	long long mult = 1;
 	char num[24];
 	if (n == 0 || n >= sizeof num)
-		goto bad;
+		return not_a_duration(what, s, allow_none, err);
 	memcpy(num, s, n + 1);
 	switch (num[n - 1]) {
 	case 's': mult = 1; num[--n] = '\0'; break;
@@ -54,13 +61,9 @@ int md_valid_duration(const char *what, const char *s, bool allow_none, long lon
 	}
 	long long v;
 	if (n == 0 || parse_whole(num, &v) < 0 || v > LLONG_MAX / mult)
-		goto bad;
+		return not_a_duration(what, s, allow_none, err);
 	*secs = v * mult;
 	return MD_OK;
-bad:
-	return md_err_set(err, MD_EUSAGE,
-			  "%s: '%s' is not a duration (examples: 300, 300s, 5m, 12h, 7d%s)", what,
-			  s, allow_none ? ", none" : "");
 }
 
 int md_valid_ttl(const char *s, long long *secs, md_error *err)

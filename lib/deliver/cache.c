@@ -290,10 +290,9 @@ int md_cache_decode(const md_secret *doc, const char *username, const char *toke
 		    md_cache_entry *e, md_error *err)
 {
 	memset(e, 0, sizeof *e);
-	md_json d;
+	_cleanup_json_ md_json d = {0};
 	if (md_json_parse(&d, md_secret_str(doc), md_secret_len(doc), NULL) ||
 	    md_json_type_of(&d, 0) != MD_JSON_OBJECT) {
-		md_json_free(&d);
 		return MD_OK; /* not ours: a miss */
 	}
 	char user[256] = "", type[32] = "";
@@ -303,7 +302,6 @@ int md_cache_decode(const md_secret *doc, const char *username, const char *toke
 	md_json_type et = md_json_type_of(&d, exp);
 	char ts[64] = "";
 	md_json_str(&d, exp, ts, sizeof ts);
-	md_json_free(&d);
 	if (strcmp(user, username) != 0 || strcmp(type, token_type) != 0)
 		return MD_OK; /* another account's or type's token: a miss */
 	md_secret *tok = md_secret_new(512);

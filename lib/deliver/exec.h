@@ -34,6 +34,7 @@ typedef struct {
 int md_exec_env_build(const md_secret *token, const char *const *vars, size_t nvars,
 		      md_exec_env *out, md_error *err);
 void md_exec_env_free(md_exec_env *e);
+#define _cleanup_exec_env_ __attribute__((cleanup(md_exec_env_free)))
 
 /* execve; returns only on failure, with *exit_code 126 or 127. */
 int md_exec_replace(const char *path, char *const argv[], const md_exec_env *env,

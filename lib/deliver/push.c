@@ -8,7 +8,7 @@
  * unknown (it could not be read). */
 static int push_holds(md_store *st, const md_token *t, md_error *err)
 {
-	md_store_value v;
+	_cleanup_store_value_ md_store_value v = {0};
 	if (md_store_read(st, &v, err) != MD_OK)
 		return -1;
 	int holds = v.token && md_secret_eq(v.token, t->secret) &&
@@ -16,7 +16,6 @@ static int push_holds(md_store *st, const md_token *t, md_error *err)
 	if (!holds)
 		md_err_set(err, MD_EFAIL, "store %s: read back %s than was written",
 			   md_store_describe(st), v.token ? "a different token" : "no token");
-	md_store_value_clear(&v);
 	return holds;
 }
 
@@ -29,7 +28,7 @@ int md_push(md_http *h, const md_mint_req *req, md_store **stores, size_t n, md_
 	    md_error *err)
 {
 	memset(res, 0, sizeof *res);
-	md_token t = {0};
+	_cleanup_token_ md_token t = {0};
 	int rc;
 	/* What can be known without sending anything, before a token exists. */
 	for (size_t i = 0; i < n; i++)
@@ -71,17 +70,14 @@ int md_push(md_http *h, const md_mint_req *req, md_store **stores, size_t n, md_
 		res->failed++;
 	}
 	if (res->failed == 0) {
-		md_token_clear(&t);
 		return MD_OK;
 	}
 	if (res->ok == 0 && unknown == 0) {
 		/* Every store is known not to hold it: leave nothing alive. */
 		md_log_warn("no store took token %s", t.meta.id);
 		md_mint_revoke_undelivered(h, req->username, &t.meta);
-		md_token_clear(&t);
 		return md_err_set(err, MD_ESTORE, "push: no store took the new token (%s)", first.msg);
 	}
-	md_token_clear(&t);
 	return md_err_set(err, MD_EPARTIAL, "push: %d of %zu stores hold the new token %s%s; "
 			  "failed: %s", res->ok, n, res->meta.id,
 			  unknown ? " (others could not be read back: it was kept alive)" : "",

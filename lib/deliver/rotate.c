@@ -103,7 +103,7 @@ static bool held_ids(md_store **stores, size_t n, char ids[][80])
 {
 	bool all = true;
 	for (size_t i = 0; i < n; i++) {
-		md_store_value v;
+		_cleanup_store_value_ md_store_value v = {0};
 		md_error e = {0};
 		ids[i][0] = '\0';
 		int rc = md_store_read(stores[i], &v, &e);
@@ -113,7 +113,6 @@ static bool held_ids(md_store **stores, size_t n, char ids[][80])
 			md_log_warn("%s", e.msg);
 			all = false;
 		}
-		md_store_value_clear(&v);
 	}
 	return all;
 }

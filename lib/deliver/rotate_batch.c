@@ -1,5 +1,6 @@
 /* rotate_batch.c - see rotate_batch.h. */
 #include "deliver/rotate_batch.h"
+#include "base/cleanup.h"
 #include "net/http_multi.h"
 #include "base/log.h"
 #include "store/store.h"
@@ -49,13 +50,11 @@ static int batch_stores_distinct(struct batch *b, md_error *err)
 	size_t total = 0, at = 0, first, second;
 	for (size_t i = 0; i < c->n; i++)
 		total += c->roles[i].nstores;
-	md_store **flat = calloc(total ? total : 1, sizeof *flat);
-	struct { size_t role; int line; } *where = calloc(total ? total : 1, sizeof *where);
-	int rc = MD_OK;
-	if (!flat || !where) {
-		rc = md_err_set(err, MD_EFAIL, "out of memory");
-		goto out;
-	}
+	_cleanup_free_ md_store **flat = calloc(total ? total : 1, sizeof *flat);
+	_cleanup_free_ struct { size_t role; int line; } *where =
+		calloc(total ? total : 1, sizeof *where);
+	if (!flat || !where)
+		return md_err_set(err, MD_EFAIL, "out of memory");
 	for (size_t i = 0; i < c->n; i++)
 		for (size_t k = 0; k < c->roles[i].nstores; k++, at++) {
 			flat[at] = b->stores[i][k];
@@ -63,14 +62,11 @@ static int batch_stores_distinct(struct batch *b, md_error *err)
 			where[at].line = c->roles[i].store_line[k];
 		}
 	if (md_store_find_twins(flat, total, &first, &second))
-		rc = md_err_set(err, MD_EUSAGE, "%s:%d: store '%.200s' of [%s] writes the same place "
-				"as '%.200s' of [%s]", c->name, where[second].line,
-				md_store_describe(flat[second]), c->roles[where[second].role].role,
-				md_store_describe(flat[first]), c->roles[where[first].role].role);
-out:
-	free(flat);
-	free(where);
-	return rc;
+		return md_err_set(err, MD_EUSAGE, "%s:%d: store '%.200s' of [%s] writes the same "
+				  "place as '%.200s' of [%s]", c->name, where[second].line,
+				  md_store_describe(flat[second]), c->roles[where[second].role].role,
+				  md_store_describe(flat[first]), c->roles[where[first].role].role);
+	return MD_OK;
 }
 
 /* Every store of every role, parsed before anything is contacted (and

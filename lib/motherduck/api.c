@@ -41,7 +41,7 @@ static bool append_member(md_secret *out, const md_json *doc, int obj, const cha
  * a server repeats could straddle the cut. code gets the code alone. */
 static void error_line(const md_http_resp *r, md_secret *out, char *code, size_t codesz)
 {
-	md_json doc;
+	_cleanup_json_ md_json doc = {0};
 	code[0] = '\0';
 	if (!body_is_json(r) ||
 	    md_json_parse(&doc, md_secret_str(r->body), md_secret_len(r->body), NULL) != MD_OK)
@@ -56,7 +56,6 @@ static void error_line(const md_http_resp *r, md_secret *out, char *code, size_t
 				       shown ? "; " : " (");
 	if (shown)
 		md_secret_append(out, ")", 1);
-	md_json_free(&doc);
 }
 
 int md_api_error_from_resp(const md_http_resp *r, const char *what, md_error *err)
@@ -139,13 +138,10 @@ static int answer_doc(const char *body, size_t len, const char *what, md_json *d
  * there is one: empty (a 204), or a JSON object. */
 static int answer_empty_or_object(const md_http_resp *r, const char *what, md_error *err)
 {
-	md_json doc;
+	_cleanup_json_ md_json doc = {0};
 	if (md_secret_len(r->body) == 0)
 		return MD_OK;
-	int rc = answer_doc(md_secret_str(r->body), md_secret_len(r->body), what, &doc, err);
-	if (!rc)
-		md_json_free(&doc);
-	return rc;
+	return answer_doc(md_secret_str(r->body), md_secret_len(r->body), what, &doc, err);
 }
 
 /* One request whose 2xx answer is parsed into doc (if doc is non-NULL). */
@@ -198,11 +194,10 @@ int md_api_user_create(md_http *h, const char *username, md_error *err)
 	_cleanup_secret_ md_secret *body = json_body(fill_username, username);
 	if (!body || !path || md_secret_append(path, "/v1/users", 9))
 		return md_err_set(err, MD_EFAIL, "out of memory");
-	md_http_resp r;
+	_cleanup_resp_ md_http_resp r = {0};
 	rc = api_call(h, "POST", path, body, "account create", &r, NULL, err);
 	if (!rc)
 		rc = answer_empty_or_object(&r, "account create", err);
-	md_http_resp_free(&r);
 	if (rc == MD_ECONFLICT)
 		md_err_set(err, MD_ECONFLICT, "account create: service account '%s' already exists",
 			   username);
@@ -215,12 +210,11 @@ int md_api_user_delete(md_http *h, const char *username, md_error *err)
 	if (rc)
 		return rc;
 	_cleanup_secret_ md_secret *path = user_path(username, NULL, NULL);
-	md_http_resp r;
+	_cleanup_resp_ md_http_resp r = {0};
 	rc = api_call(h, "DELETE", path, NULL, "account delete", &r, NULL, err);
 	if (!rc)
 		rc = answer_empty_or_object(&r, "account delete", err);
 	bool earlier = r.earlier_maybe_done;
-	md_http_resp_free(&r);
 	if (rc == MD_ENOTFOUND && earlier) {
 		md_err_clear(err);
 		return MD_OK;
@@ -307,7 +301,7 @@ static int token_from_answer(const md_json *doc, md_token *out, md_error *err)
 int md_api_token_decode(const char *body, size_t len, md_token *out, md_error *err)
 {
 	memset(out, 0, sizeof *out);
-	md_json doc;
+	_cleanup_json_ md_json doc = {0};
 	int rc = answer_doc(body, len, "token create", &doc, err);
 	if (rc)
 		return rc;
@@ -315,7 +309,6 @@ int md_api_token_decode(const char *body, size_t len, md_token *out, md_error *e
 	rc = token_from_answer(&doc, out, err);
 	if (!rc && md_valid_token_id(out->meta.id, NULL) != MD_OK)
 		rc = md_err_set(err, MD_EFAIL, "token create: the answer has no usable token id");
-	md_json_free(&doc);
 	if (rc)
 		md_secret_freep(&out->secret);
 	return rc;
@@ -333,7 +326,7 @@ int md_api_token_create(md_http *h, const char *username, const md_token_req *q,
 	_cleanup_secret_ md_secret *body = json_body(fill_token_req, q);
 	if (!body)
 		return md_err_set(err, MD_EFAIL, "out of memory");
-	md_http_resp r;
+	_cleanup_resp_ md_http_resp r = {0};
 	rc = api_call(h, "POST", path, body, "token create", &r, NULL, err);
 	if (rc) {
 		/* No answer after sending, or a 5xx that may come after the
@@ -343,7 +336,6 @@ int md_api_token_create(md_http *h, const char *username, const md_token_req *q,
 			*minted = MD_MINTED_UNUSABLE;
 		else if ((r.status == 0 && r.maybe_sent) || r.status >= 500)
 			*minted = MD_MINTED_MAYBE;
-		md_http_resp_free(&r);
 		if (rc == MD_ECONFLICT)
 			md_err_set(err, MD_ECONFLICT, "token create: '%s' already has a live token "
 				   "named '%s'", username, q->name);
@@ -352,7 +344,6 @@ int md_api_token_create(md_http *h, const char *username, const md_token_req *q,
 	/* A 2xx made a token, whatever its answer says: one that cannot be
 	 * used (not JSON, a repeated key, not a JWT, no id) must be revoked. */
 	rc = md_api_token_decode(md_secret_str(r.body), md_secret_len(r.body), out, err);
-	md_http_resp_free(&r);
 	if (rc)
 		*minted = MD_MINTED_UNUSABLE;
 	else if (!out->meta.name[0])
@@ -365,7 +356,7 @@ int md_api_token_list_decode(const char *body, size_t len, md_token_meta **out, 
 {
 	*out = NULL;
 	*n = 0;
-	md_json doc;
+	_cleanup_json_ md_json doc = {0};
 	int rc = answer_doc(body, len, "token list", &doc, err);
 	if (rc)
 		return rc;
@@ -380,7 +371,6 @@ int md_api_token_list_decode(const char *body, size_t len, md_token_meta **out, 
 			parse_meta(&doc, md_json_at(&doc, arr, i), &(*out)[i]);
 		*n = (size_t)cnt;
 	}
-	md_json_free(&doc);
 	return rc;
 }
 
@@ -393,12 +383,11 @@ int md_api_token_list(md_http *h, const char *username, md_token_meta **out, siz
 	if (rc)
 		return rc;
 	_cleanup_secret_ md_secret *path = user_path(username, "tokens", NULL);
-	md_http_resp r;
+	_cleanup_resp_ md_http_resp r = {0};
 	rc = api_call(h, "GET", path, NULL, "token list", &r, NULL, err);
 	if (!rc)
 		rc = md_api_token_list_decode(md_secret_str(r.body), md_secret_len(r.body), out, n,
 					      err);
-	md_http_resp_free(&r);
 	return account_missing(rc, "token list", username, err);
 }
 
@@ -410,12 +399,11 @@ int md_api_token_revoke(md_http *h, const char *username, const char *token_id, 
 	if (rc)
 		return rc;
 	_cleanup_secret_ md_secret *path = user_path(username, "tokens", token_id);
-	md_http_resp r;
+	_cleanup_resp_ md_http_resp r = {0};
 	/* A 2xx revoked it, whatever its body says: cleanup paths rely on
 	 * that answer, and it carries nothing we use. */
 	rc = api_call(h, "DELETE", path, NULL, "token revoke", &r, NULL, err);
 	bool earlier = r.earlier_maybe_done;
-	md_http_resp_free(&r);
 	if (rc == MD_ENOTFOUND && earlier) {
 		/* The attempt whose answer was lost did the revoking. */
 		md_err_clear(err);
@@ -484,14 +472,13 @@ static void fill_ducklings_put(md_jw *w, const void *arg)
 int md_api_ducklings_decode(const char *body, size_t len, md_ducklings *out, const char *what,
 			    md_error *err)
 {
-	md_json doc;
+	_cleanup_json_ md_json doc = {0};
 	int rc = answer_doc(body, len, what, &doc, err);
 	if (rc)
 		return rc;
 	/* Tolerate a server that echoes the PUT shape with its wrapper. */
 	int cfg = md_json_get(&doc, 0, "config");
 	rc = parse_ducklings(&doc, cfg >= 0 ? cfg : 0, out, what, err);
-	md_json_free(&doc);
 	return rc;
 }
 
@@ -505,12 +492,11 @@ static int ducklings_call(md_http *h, const char *method, const char *username,
 	_cleanup_secret_ md_secret *body = in ? json_body(fill_ducklings_put, in) : NULL;
 	if (in && !body)
 		return md_err_set(err, MD_EFAIL, "out of memory");
-	md_http_resp r;
+	_cleanup_resp_ md_http_resp r = {0};
 	rc = api_call(h, method, path, body, what, &r, NULL, err);
 	if (!rc)
 		rc = md_api_ducklings_decode(md_secret_str(r.body), md_secret_len(r.body), out, what,
 					     err);
-	md_http_resp_free(&r);
 	return account_missing(rc, what, username, err);
 }
 
@@ -531,8 +517,8 @@ int md_api_active_accounts(md_http *h, md_secret **json, md_error *err)
 	_cleanup_secret_ md_secret *path = md_secret_new(32);
 	if (!path || md_secret_append(path, "/v1/active_accounts", 19))
 		return md_err_set(err, MD_EFAIL, "out of memory");
-	md_http_resp r;
-	md_json doc;
+	_cleanup_resp_ md_http_resp r = {0};
+	_cleanup_json_ md_json doc = {0};
 	int rc = api_call(h, "GET", path, NULL, "active accounts", &r, &doc, err);
 	if (!rc) {
 		/* Written again, never passed on raw: control bytes escaped, and
@@ -548,8 +534,6 @@ int md_api_active_accounts(md_http *h, md_secret **json, md_error *err)
 		} else {
 			*json = out;
 		}
-		md_json_free(&doc);
 	}
-	md_http_resp_free(&r);
 	return rc;
 }

@@ -55,6 +55,8 @@ typedef struct {
 } md_ducklings;
 
 void md_token_clear(md_token *t);
+/* `_cleanup_token_ md_token t = {0};`: its value freed (and wiped). */
+#define _cleanup_token_ __attribute__((cleanup(md_token_clear)))
 
 int md_api_user_create(md_http *h, const char *username, md_error *err);
 int md_api_user_delete(md_http *h, const char *username, md_error *err);

@@ -78,7 +78,7 @@ int md_fmt_token(md_secret *out, md_fmt f, const md_token *t, const char *userna
 
 static int read_json(const md_secret *c, md_secret *token, md_token_meta *meta, md_error *err)
 {
-	md_json d;
+	_cleanup_json_ md_json d = {0};
 	if (md_json_parse(&d, md_secret_str(c), md_secret_len(c), NULL))
 		return md_err_set(err, MD_EUSAGE, "token file is not valid JSON");
 	int rc = md_json_str_secret(&d, md_json_get(&d, 0, "token"), token) < 0
@@ -92,7 +92,6 @@ static int read_json(const md_secret *c, md_secret *token, md_token_meta *meta, 
 		md_json_str(&d, md_json_get(&d, 0, "expire_at"), meta->expire_at,
 			    sizeof meta->expire_at);
 	}
-	md_json_free(&d);
 	return rc;
 }
 

@@ -1,6 +1,7 @@
 /* http.c - see http.h. */
 #include "net/http.h"
 #include "net/curl_dl.h"
+#include "net/uri.h"
 #include "net/http_multi.h"
 #include "base/log.h"
 #include "base/rand.h"
@@ -65,44 +66,25 @@ static bool host_is_loopback(const char *host)
 
 int md_http_check_url(const char *url, md_error *err)
 {
-	int rc = md_curl_dl_load(err);
-	if (rc)
-		return rc;
-	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL, *user = NULL, *query = NULL, *frag = NULL;
-	if (!u)
-		return md_err_set(err, MD_EFAIL, "out of memory");
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-		rc = md_err_set(err, MD_EUSAGE, "API URL '%.200s' is not a valid URL", url);
-		goto out;
-	}
-	curl_url_get(u, CURLUPART_USER, &user, 0);
-	curl_url_get(u, CURLUPART_QUERY, &query, 0);
-	curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0);
-	if (user || query || frag) {
-		rc = md_err_set(err, MD_EUSAGE,
-				"API URL must not carry credentials, a query or a fragment");
-	} else if (strcasecmp(scheme, "https") == 0) {
-		rc = MD_OK;
-	} else if (strcasecmp(scheme, "http") == 0) {
-		if (!host_is_loopback(host))
-			rc = md_err_set(err, MD_EUSAGE,
-					"refusing plain http:// to %.100s: tokens would cross the "
-					"network unencrypted; use https:// (http:// is only for "
-					"loopback hosts)", host);
-	} else {
-		rc = md_err_set(err, MD_EUSAGE, "API URL scheme '%.20s' is not https", scheme);
-	}
-out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(user);
-	curl_free(query);
-	curl_free(frag);
-	curl_url_cleanup(u);
-	return rc;
+	/* The one URI parser (uri.h): it refuses credentials and fragments. */
+	md_uri u;
+	if (md_uri_parse(url, &u, NULL) != MD_OK)
+		return md_err_set(err, MD_EUSAGE, "API URL '%.200s' is not a valid URL (https://HOST"
+				  "[:PORT][/PREFIX], no credentials, query or fragment)", url);
+	if (!u.host[0])
+		return md_err_set(err, MD_EUSAGE, "API URL '%.200s' names no host", url);
+	if (u.query[0])
+		return md_err_set(err, MD_EUSAGE,
+				  "API URL must not carry credentials, a query or a fragment");
+	if (strcmp(u.scheme, "https") == 0)
+		return MD_OK;
+	if (strcmp(u.scheme, "http") != 0)
+		return md_err_set(err, MD_EUSAGE, "API URL scheme '%.20s' is not https", u.scheme);
+	if (!host_is_loopback(u.host))
+		return md_err_set(err, MD_EUSAGE, "refusing plain http:// to %.100s: tokens would "
+				  "cross the network unencrypted; use https:// (http:// is only for "
+				  "loopback hosts)", u.host);
+	return MD_OK;
 }
 
 /* A credential goes into a header line: a CR or LF in it (a Vault login
@@ -121,7 +103,7 @@ int md_http_new(const md_http_opts *o, md_http **out, md_error *err)
 {
 	*out = NULL;
 	int rc = md_http_check_url(o->base_url, err);
-	if (rc)
+	if (rc || (rc = md_curl_dl_load(err)))
 		return rc;
 	if (o->bearer && !header_value_ok(o->bearer))
 		return md_err_set(err, MD_EFAIL, "a credential for %.200s is empty or holds "

@@ -49,6 +49,12 @@ typedef struct {
 
 int md_http_new(const md_http_opts *opts, md_http **out, md_error *err);
 void md_http_free(md_http *h);
+static inline void md_http_freep(md_http **h)
+{
+	md_http_free(*h);
+	*h = NULL;
+}
+#define _cleanup_http_ __attribute__((cleanup(md_http_freep)))
 /* Checks a base URL against the policy without creating a client. */
 int md_http_check_url(const char *url, md_error *err);
 
@@ -65,6 +71,9 @@ int md_http_request_typed(md_http *h, const char *method, const char *path, cons
 			  const char *content_type, md_http_retry mode, md_http_resp *resp,
 			  md_error *err);
 void md_http_resp_free(md_http_resp *resp);
+/* `_cleanup_resp_ md_http_resp r = {0};`: its body freed (and wiped) at
+ * the end of the scope. */
+#define _cleanup_resp_ __attribute__((cleanup(md_http_resp_free)))
 
 /* Appends curl-escaped s to out as one URL path segment. */
 int md_http_path_segment(md_secret *out, const char *s);

@@ -46,6 +46,12 @@ typedef struct {
  * URI. o may be NULL (the defaults). */
 int md_store_open(const char *uri, const md_store_opts *o, md_store **out, md_error *err);
 void md_store_free(md_store *st);
+static inline void md_store_freep(md_store **st)
+{
+	md_store_free(*st);
+	*st = NULL;
+}
+#define _cleanup_store_ __attribute__((cleanup(md_store_freep)))
 /* The URI for messages (never holds a secret). */
 const char *md_store_describe(const md_store *st);
 /* The place a store writes, whatever the URI's spelling or options: two
@@ -72,5 +78,6 @@ int md_store_check(md_store *st, md_error *err);
 /* Reads what the store holds; v->token NULL and MD_OK when it holds nothing. */
 int md_store_read(md_store *st, md_store_value *v, md_error *err);
 void md_store_value_clear(md_store_value *v);
+#define _cleanup_store_value_ __attribute__((cleanup(md_store_value_clear)))
 
 #endif

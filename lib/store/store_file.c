@@ -138,14 +138,13 @@ static void read_sidecar(const struct file_store *f, md_token_meta *m)
 	if (sidecar_path(f, side, sizeof side) < 0 ||
 	    md_file_read_secret(side, FILE_MAX, &c, NULL) != MD_OK)
 		return;
-	md_json d;
+	_cleanup_json_ md_json d = {0};
 	if (md_json_parse(&d, md_secret_str(c), md_secret_len(c), NULL) != MD_OK)
 		return;
 	md_json_str(&d, md_json_get(&d, 0, "id"), m->id, sizeof m->id);
 	md_json_str(&d, md_json_get(&d, 0, "name"), m->name, sizeof m->name);
 	md_json_str(&d, md_json_get(&d, 0, "token_type"), m->token_type, sizeof m->token_type);
 	md_json_str(&d, md_json_get(&d, 0, "expire_at"), m->expire_at, sizeof m->expire_at);
-	md_json_free(&d);
 }
 
 static int file_read(md_store *st, md_store_value *v, md_error *err)

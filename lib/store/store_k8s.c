@@ -199,12 +199,11 @@ static int k8s_error(const k8s_store *ks, const md_http_resp *r, const char *ver
 	/* The message whole, in secret memory: cut only after redaction. */
 	_cleanup_secret_ md_secret *msg = md_secret_new(512);
 	char reason[64] = "";
-	md_json d;
+	_cleanup_json_ md_json d = {0};
 	if (msg && md_json_parse(&d, md_secret_str(r->body), md_secret_len(r->body), NULL) == MD_OK) {
 		md_json_str_secret(&d, md_json_get(&d, 0, "message"), msg);
 		if (md_json_str(&d, md_json_get(&d, 0, "reason"), reason, sizeof reason) < 0)
 			reason[0] = '\0';
-		md_json_free(&d);
 	}
 	if (msg && !md_secret_len(msg))
 		md_secret_appendf(msg, "%s", r->status == 404 ? "no such route (is "
@@ -251,44 +250,37 @@ static int k8s_get(k8s_store *ks, md_store_value *v, md_error *err)
 	_cleanup_secret_ md_secret *path = secret_path(ks, true);
 	if (!path)
 		return md_err_set(err, MD_EFAIL, "out of memory");
-	md_http_resp r;
+	_cleanup_resp_ md_http_resp r = {0};
 	rc = md_http_request(ks->http, "GET", md_secret_str(path), NULL, MD_HTTP_IDEMPOTENT, &r, err);
 	if (rc) {
-		md_http_resp_free(&r);
 		return k8s_transport_error(ks, rc, err);
 	}
 	if (r.status == 404) {
-		md_json d;
+		_cleanup_json_ md_json d = {0};
 		char kind[32] = "";
 		if (md_json_parse(&d, md_secret_str(r.body), md_secret_len(r.body), NULL) == MD_OK) {
 			md_json_str(&d, md_json_get(&d, 0, "kind"), kind, sizeof kind);
-			md_json_free(&d);
 		}
 		if (strcmp(kind, "Status") == 0) {
 			ks->known = true;
 			ks->exists = ks->immutable = false;
 			ks->rv[0] = '\0';
-			md_http_resp_free(&r);
 			return MD_OK;
 		}
 	}
 	if (r.status != 200) {
 		rc = k8s_error(ks, &r, "get", err);
-		md_http_resp_free(&r);
 		return rc;
 	}
-	md_json d;
+	_cleanup_json_ md_json d = {0};
 	if (md_json_parse(&d, md_secret_str(r.body), md_secret_len(r.body), NULL) ||
 	    md_json_type_of(&d, 0) != MD_JSON_OBJECT) {
-		md_http_resp_free(&r);
 		return md_err_set(err, MD_EFAIL, "get secret %s/%s: the answer is not a JSON object",
 				  ks->ns, ks->name);
 	}
 	int meta = md_json_get(&d, 0, "metadata");
 	char rv[64];
 	if (md_json_str(&d, md_json_get(&d, meta, "resourceVersion"), rv, sizeof rv) <= 0) {
-		md_json_free(&d);
-		md_http_resp_free(&r);
 		return md_err_set(err, MD_EFAIL, "get secret %s/%s: the answer has no "
 				  "metadata.resourceVersion", ks->ns, ks->name);
 	}
@@ -320,8 +312,6 @@ static int k8s_get(k8s_store *ks, md_store_value *v, md_error *err)
 			}
 		}
 	}
-	md_json_free(&d);
-	md_http_resp_free(&r);
 	return rc;
 }
 
@@ -400,7 +390,7 @@ static int k8s_write(md_store *st, const md_token *t, const char *username, bool
 		return md_err_set(err, MD_EFAIL, "out of memory");
 
 	const char *verb = ks->exists ? "patch" : "create";
-	md_http_resp r;
+	_cleanup_resp_ md_http_resp r = {0};
 	rc = md_http_request_typed(ks->http, ks->exists ? "PATCH" : "POST", md_secret_str(path), body,
 				   ks->exists ? "application/merge-patch+json" : NULL, MD_HTTP_ONCE,
 				   &r, err);
@@ -414,7 +404,7 @@ static int k8s_write(md_store *st, const md_token *t, const char *username, bool
 	*maybe_written = maybe;
 	ks->known = false; /* whatever happened, the next write reads afresh */
 	if (rc == MD_OK && (s == 200 || s == 201)) {
-		md_json d;
+		_cleanup_json_ md_json d = {0};
 		char rv[64];
 		if (md_json_parse(&d, md_secret_str(r.body), md_secret_len(r.body), NULL) == MD_OK) {
 			if (md_json_str(&d, md_json_get(&d, md_json_get(&d, 0, "metadata"),
@@ -423,7 +413,6 @@ static int k8s_write(md_store *st, const md_token *t, const char *username, bool
 				ks->known = ks->exists = true;
 				ks->immutable = false;
 			}
-			md_json_free(&d);
 		}
 	} else if (maybe && holds_ours(ks, t)) {
 		md_err_clear(err);
@@ -434,7 +423,6 @@ static int k8s_write(md_store *st, const md_token *t, const char *username, bool
 		k8s_transport_error(ks, rc, err);
 		md_err_prefix(err, "%s secret %s/%s", verb, ks->ns, ks->name);
 	}
-	md_http_resp_free(&r);
 	return rc;
 }
 

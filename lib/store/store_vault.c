@@ -245,7 +245,7 @@ int md_vault_error(const md_http_resp *r, const char *what, md_error *err)
 	 * credential a server repeats cannot straddle a cut. */
 	_cleanup_secret_ md_secret *detail = md_secret_new(512);
 	_cleanup_secret_ md_secret *one = md_secret_new(256);
-	md_json d;
+	_cleanup_json_ md_json d = {0};
 	if (detail && one &&
 	    md_json_parse(&d, md_secret_str(r->body), md_secret_len(r->body), NULL) == 0) {
 		int errs = md_json_get(&d, 0, "errors");
@@ -256,7 +256,6 @@ int md_vault_error(const md_http_resp *r, const char *what, md_error *err)
 				md_secret_append(detail, "; ", 2);
 			md_secret_append(detail, md_secret_str(one), md_secret_len(one));
 		}
-		md_json_free(&d);
 	}
 	long s = r->status;
 	md_code c = s == 401 || s == 403		? MD_EAUTH
@@ -293,6 +292,29 @@ static void meta_str(const md_json *d, int obj, const char *key, char *out, size
 		out[0] = '\0';
 }
 
+/* The secret's KV v2 fields into out (out NULL: only the version). */
+static int vault_fields(vault_store *v, const md_json *d, int kv, md_store_value *out,
+			md_error *err)
+{
+	int ft = md_json_get(d, kv, v->field);
+	if (md_json_type_of(d, ft) == MD_JSON_STRING) {
+		out->token = md_secret_new(256);
+		if (!out->token || md_json_str_secret(d, ft, out->token) < 0) {
+			md_secret_freep(&out->token);
+			return md_err_set(err, MD_EFAIL, "vault: read: field '%s' is not a valid "
+					  "string", v->field);
+		}
+		md_secret_watch(out->token);
+		if (md_secret_len(out->token) == 0)
+			md_secret_freep(&out->token);
+	}
+	meta_str(d, kv, "id", out->meta.id, sizeof out->meta.id);
+	meta_str(d, kv, "name", out->meta.name, sizeof out->meta.name);
+	meta_str(d, kv, "token_type", out->meta.token_type, sizeof out->meta.token_type);
+	meta_str(d, kv, "expire_at", out->meta.expire_at, sizeof out->meta.expire_at);
+	return MD_OK;
+}
+
 static int vault_get(vault_store *v, md_store_value *out, md_error *err)
 {
 	int rc = client(v, err);
@@ -301,14 +323,13 @@ static int vault_get(vault_store *v, md_store_value *out, md_error *err)
 	_cleanup_secret_ md_secret *path = data_path(v);
 	if (!path)
 		return md_err_set(err, MD_EFAIL, "out of memory");
-	md_http_resp r;
+	_cleanup_resp_ md_http_resp r = {0};
 	rc = md_http_request(v->http, "GET", md_secret_str(path), NULL, MD_HTTP_IDEMPOTENT, &r, err);
 	if (rc) {
-		md_http_resp_free(&r);
 		md_err_prefix(err, "vault: read");
 		return rc;
 	}
-	md_json d = {0};
+	_cleanup_json_ md_json d = {0};
 	bool parsed = md_json_parse(&d, md_secret_str(r.body), md_secret_len(r.body), NULL) == 0 &&
 		      md_json_type_of(&d, 0) == MD_JSON_OBJECT;
 	int data = parsed ? md_json_get(&d, 0, "data") : -1;
@@ -318,58 +339,30 @@ static int vault_get(vault_store *v, md_store_value *out, md_error *err)
 		/* Absent ({"errors":[]}) or its latest version deleted (metadata
 		 * still says which version a cas must name). Errors name a
 		 * missing mount or route instead. */
-		int errs = md_json_get(&d, 0, "errors");
-		if (parsed && md_json_count(&d, errs) == 0) {
-			if (md_json_int(&d, md_json_get(&d, metadata, "version"), &version) < 0)
-				version = 0;
-			v->last_version = version;
-			if (out)
-				out->version = version;
-			md_json_free(&d);
-			md_http_resp_free(&r);
-			return MD_OK;
+		if (!parsed || md_json_count(&d, md_json_get(&d, 0, "errors")) != 0) {
+			rc = store_error(v, &r, "read", err);
+			md_err_prefix(err, "mount '%s' (is it a KV v2 mount?)", v->mount);
+			return rc;
 		}
-		rc = store_error(v, &r, "read", err);
-		md_err_prefix(err, "mount '%s' (is it a KV v2 mount?)", v->mount);
-		goto out;
+		if (md_json_int(&d, md_json_get(&d, metadata, "version"), &version) < 0)
+			version = 0;
+		v->last_version = version;
+		if (out)
+			out->version = version;
+		return MD_OK;
 	}
-	if (r.status != 200) {
-		rc = store_error(v, &r, "read", err);
-		goto out;
-	}
+	if (r.status != 200)
+		return store_error(v, &r, "read", err);
 	int kv = md_json_get(&d, data, "data");
 	if (md_json_type_of(&d, kv) != MD_JSON_OBJECT ||
-	    md_json_int(&d, md_json_get(&d, metadata, "version"), &version) < 0) {
-		rc = md_err_set(err, MD_EFAIL, "vault: read: the answer has no data.data object or "
-				"data.metadata.version (is '%s' a KV v2 mount?)", v->mount);
-		goto out;
-	}
+	    md_json_int(&d, md_json_get(&d, metadata, "version"), &version) < 0)
+		return md_err_set(err, MD_EFAIL, "vault: read: the answer has no data.data object or "
+				  "data.metadata.version (is '%s' a KV v2 mount?)", v->mount);
 	v->last_version = version;
-	if (out) {
-		out->version = version;
-		int ft = md_json_get(&d, kv, v->field);
-		if (md_json_type_of(&d, ft) == MD_JSON_STRING) {
-			out->token = md_secret_new(256);
-			if (!out->token || md_json_str_secret(&d, ft, out->token) < 0) {
-				md_secret_freep(&out->token);
-				rc = md_err_set(err, MD_EFAIL, "vault: read: field '%s' is not a valid "
-						"string", v->field);
-				goto out;
-			}
-			md_secret_watch(out->token);
-			if (md_secret_len(out->token) == 0)
-				md_secret_freep(&out->token);
-		}
-		meta_str(&d, kv, "id", out->meta.id, sizeof out->meta.id);
-		meta_str(&d, kv, "name", out->meta.name, sizeof out->meta.name);
-		meta_str(&d, kv, "token_type", out->meta.token_type, sizeof out->meta.token_type);
-		meta_str(&d, kv, "expire_at", out->meta.expire_at, sizeof out->meta.expire_at);
-	}
-	rc = MD_OK;
-out:
-	md_json_free(&d);
-	md_http_resp_free(&r);
-	return rc;
+	if (!out)
+		return MD_OK;
+	out->version = version;
+	return vault_fields(v, &d, kv, out, err);
 }
 
 static int vault_read(md_store *st, md_store_value *out, md_error *err)
@@ -430,10 +423,9 @@ static int vault_write(md_store *st, const md_token *t, const char *username, bo
 	_cleanup_secret_ md_secret *body = write_body(v, t, username, cas);
 	if (!path || !body)
 		return md_err_set(err, MD_EFAIL, "out of memory");
-	md_http_resp r;
+	_cleanup_resp_ md_http_resp r = {0};
 	rc = md_http_request(v->http, "POST", md_secret_str(path), body, MD_HTTP_ONCE, &r, err);
 	if (rc) {
-		md_http_resp_free(&r);
 		md_err_prefix(err, "vault: write");
 		*maybe_written = r.maybe_sent;
 		if (r.maybe_sent && err) {
@@ -445,7 +437,6 @@ static int vault_write(md_store *st, const md_token *t, const char *username, bo
 		return rc;
 	}
 	if (r.status == 400 && strstr(md_secret_str(r.body), "check-and-set parameter did not match")) {
-		md_http_resp_free(&r);
 		v->last_version = -1; /* read again before another try */
 		if (cas == 0)
 			return md_err_set(err, MD_ECONFLICT, "vault: write: %s/%s was created by "
@@ -465,17 +456,14 @@ static int vault_write(md_store *st, const md_token *t, const char *username, bo
 			snprintf(err->msg + n, sizeof err->msg - n, " (the write may or may not have "
 				 "been applied: read the store to find out)");
 		}
-		md_http_resp_free(&r);
 		v->last_version = -1;
 		return rc;
 	}
-	md_json d;
+	_cleanup_json_ md_json d = {0};
 	long long version = -1;
 	if (md_json_parse(&d, md_secret_str(r.body), md_secret_len(r.body), NULL) == 0) {
 		md_json_int(&d, md_json_get(&d, md_json_get(&d, 0, "data"), "version"), &version);
-		md_json_free(&d);
 	}
-	md_http_resp_free(&r);
 	v->last_version = version; /* -1 (unknown): the next write reads first */
 	md_log_debug("vault: wrote %s/%s version %lld", v->mount, v->path, version);
 	return MD_OK;

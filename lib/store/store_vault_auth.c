@@ -191,6 +191,31 @@ void md_vault_auth_free(md_vault_auth *a)
 	free(a);
 }
 
+/* The first credential the environment offers, in Vault's own order. */
+static int auth_choose(md_vault_auth *a, md_error *err)
+{
+	int rc = env_secret(ENV_TOKEN, &a->token, err);
+	if (rc)
+		return rc;
+	if (a->token) {
+		a->kind = AUTH_TOKEN;
+		snprintf(a->source, sizeof a->source, "VAULT_TOKEN");
+		return MD_OK;
+	}
+	if ((rc = home_token(a, err)) || a->token) /* ~/.vault-token */
+		return rc;
+	if ((rc = env_secret(ENV_ROLE_ID, &a->role_id, err)))
+		return rc;
+	if (a->role_id)
+		return approle(a, err);
+	const char *k8s_role = md_env("VAULT_K8S_ROLE", NULL);
+	if (k8s_role)
+		return kubernetes(a, k8s_role, err);
+	return md_err_set(err, MD_EUSAGE, "vault: no credentials: set VAULT_TOKEN, write "
+			  "~/.vault-token, set VAULT_ROLE_ID with VAULT_SECRET_ID or "
+			  "VAULT_SECRET_ID_FILE (AppRole), or set VAULT_K8S_ROLE (Kubernetes auth)");
+}
+
 int md_vault_auth_new(md_vault_auth **out, md_error *err)
 {
 	*out = NULL;
@@ -200,37 +225,13 @@ int md_vault_auth_new(md_vault_auth **out, md_error *err)
 	pthread_mutex_lock(&login_mx);
 	auth_live++;
 	pthread_mutex_unlock(&login_mx);
-	int rc = env_secret(ENV_TOKEN, &a->token, err);
-	const char *k8s_role = md_env("VAULT_K8S_ROLE", NULL);
-	if (rc)
-		goto fail;
-	if (a->token) {
-		a->kind = AUTH_TOKEN;
-		snprintf(a->source, sizeof a->source, "VAULT_TOKEN");
-	} else if ((rc = home_token(a, err))) {
-		goto fail;
-	} else if (a->token) {
-		/* ~/.vault-token */
-	} else if ((rc = env_secret(ENV_ROLE_ID, &a->role_id, err))) {
-		goto fail;
-	} else if (a->role_id) {
-		if ((rc = approle(a, err)))
-			goto fail;
-	} else if (k8s_role) {
-		if ((rc = kubernetes(a, k8s_role, err)))
-			goto fail;
-	} else {
-		rc = md_err_set(err, MD_EUSAGE, "vault: no credentials: set VAULT_TOKEN, write "
-				"~/.vault-token, set VAULT_ROLE_ID with VAULT_SECRET_ID or "
-				"VAULT_SECRET_ID_FILE (AppRole), or set VAULT_K8S_ROLE (Kubernetes "
-				"auth)");
-		goto fail;
+	int rc = auth_choose(a, err);
+	if (rc) {
+		md_vault_auth_free(a);
+		return rc;
 	}
 	*out = a;
 	return MD_OK;
-fail:
-	md_vault_auth_free(a);
-	return rc;
 }
 
 const char *md_vault_auth_source(const md_vault_auth *a)
@@ -284,17 +285,15 @@ static int login(md_vault_auth *a, const md_http_opts *o, md_error *err)
 	md_http *h = NULL;
 	if ((rc = md_http_new(o, &h, err)))
 		return rc;
-	md_http_resp r;
+	_cleanup_resp_ md_http_resp r = {0};
 	rc = md_http_request(h, "POST", md_secret_str(path), body, MD_HTTP_ONCE, &r, err);
 	md_http_free(h);
 	if (rc) {
-		md_http_resp_free(&r);
 		md_err_prefix(err, "vault: %s", what);
 		return rc;
 	}
 	if (r.status != 200) {
 		rc = md_vault_error(&r, what, err);
-		md_http_resp_free(&r);
 		/* A refused login is an authentication failure, whatever its status. */
 		if (rc == MD_EFAIL || rc == MD_ENOTFOUND) {
 			rc = MD_EAUTH;
@@ -309,10 +308,9 @@ static int login(md_vault_auth *a, const md_http_opts *o, md_error *err)
 		}
 		return rc;
 	}
-	md_json d;
+	_cleanup_json_ md_json d = {0};
 	a->token = md_secret_new(128);
 	if (!a->token) {
-		md_http_resp_free(&r);
 		return md_err_set(err, MD_EFAIL, "out of memory");
 	}
 	rc = MD_OK;
@@ -321,11 +319,9 @@ static int login(md_vault_auth *a, const md_http_opts *o, md_error *err)
 		if (md_json_str_secret(&d, t, a->token) < 0 || md_secret_len(a->token) == 0)
 			rc = -1;
 		md_secret_watch(a->token);
-		md_json_free(&d);
 	} else {
 		rc = -1;
 	}
-	md_http_resp_free(&r);
 	if (rc) {
 		md_secret_freep(&a->token);
 		return md_err_set(err, MD_EFAIL, "vault: %s: the answer has no auth.client_token",

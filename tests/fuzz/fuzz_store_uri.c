@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	md_store *st = NULL;
-	if (md_store_open(text, &st, &err) == MD_OK) {
+	if (md_store_open(text, NULL, &st, &err) == MD_OK) {
 		/* The description is the URI as given (cut at 511 bytes). */
 		const char *d = md_store_describe(st);
 		if (strncmp(d, text, strlen(d)) != 0 || !md_store_identity(st)[0])
