@@ -64,8 +64,10 @@ uint64_t md_siphash24(const unsigned char key[16], const void *in, size_t n)
 
 /* ---- the registry ----
  *
- * A ring of fingerprints in insertion order (the oldest is replaced once
- * FP_MAX are kept) with a hash index on the hash of each value's last 8
+ * A ring of fingerprints in insertion order (once FP_MAX are kept, the
+ * oldest that no live buffer holds gives way: a value a buffer still holds
+ * is never forgotten, however many others a server makes us see) with a
+ * hash index on the hash of each value's last 8
  * bytes: chains of entry numbers + 1 (0 ends a chain), one bucket per entry
  * slot. The last bytes, not the first: tokens share their beginnings (every
  * JWT starts with the same encoded header) and end in random signatures, so
@@ -76,6 +78,7 @@ struct fp {
 	uint64_t whole; /* hash of the value */
 	size_t len;
 	uint32_t next;  /* next entry + 1 in the bucket's chain, 0: end */
+	uint32_t live;  /* buffers holding the value now (md_redact_pin) */
 };
 
 static pthread_rwlock_t fp_lock = PTHREAD_RWLOCK_INITIALIZER;
@@ -125,13 +128,48 @@ static bool fp_grow(void)
 	return true;
 }
 
-static bool fp_known(uint64_t head, uint64_t whole, size_t len)
+/* The entry holding this fingerprint, or UINT32_MAX. */
+static uint32_t fp_find(uint64_t head, uint64_t whole, size_t len)
 {
 	for (uint32_t e = fp_cap ? *bucket_of(head) : 0; e; e = fp_tab[e - 1].next)
 		if (fp_tab[e - 1].head == head && fp_tab[e - 1].whole == whole &&
 		    fp_tab[e - 1].len == len)
-			return true;
-	return false;
+			return e - 1;
+	return UINT32_MAX;
+}
+
+/* A slot for a new entry: a fresh one, or the oldest no buffer holds;
+ * UINT32_MAX when there is none (out of memory). fp_lock held. */
+static uint32_t fp_slot(void)
+{
+	if (fp_n < FP_MAX && (fp_n < fp_cap || fp_grow()))
+		return fp_n++;
+	for (uint32_t k = 0; k < fp_n; k++) {
+		uint32_t i = (fp_oldest + k) % fp_n;
+		if (fp_tab[i].live)
+			continue;
+		fp_unlink(i);
+		fp_oldest = (i + 1) % fp_n;
+		return i;
+	}
+	/* Every value is held by a live buffer: keep them all. */
+	return fp_n < fp_cap || fp_grow() ? fp_n++ : UINT32_MAX;
+}
+
+/* Registers p[0..n) (fp_lock held); its entry, or UINT32_MAX. */
+static uint32_t fp_add(const void *p, size_t n)
+{
+	if (!fp_keyed && md_rand_bytes(fp_key, sizeof fp_key) == 0)
+		fp_keyed = true;
+	/* Without randomness the key stays zero: still a correct registry. */
+	uint64_t head = md_siphash24(fp_key, (const char *)p + n - MD_REDACT_MIN, MD_REDACT_MIN);
+	uint64_t whole = md_siphash24(fp_key, p, n);
+	uint32_t i = fp_find(head, whole, n);
+	if (i != UINT32_MAX || (i = fp_slot()) == UINT32_MAX)
+		return i;
+	fp_tab[i] = (struct fp){head, whole, n, 0, 0};
+	fp_link(i);
+	return i;
 }
 
 void md_redact_add(const void *p, size_t n)
@@ -139,27 +177,29 @@ void md_redact_add(const void *p, size_t n)
 	if (!p || n < MD_REDACT_MIN)
 		return;
 	pthread_rwlock_wrlock(&fp_lock);
-	if (!fp_keyed && md_rand_bytes(fp_key, sizeof fp_key) == 0)
-		fp_keyed = true;
-	/* Without randomness the key stays zero: still a correct registry. */
-	uint64_t head = md_siphash24(fp_key, (const char *)p + n - MD_REDACT_MIN, MD_REDACT_MIN);
-	uint64_t whole = md_siphash24(fp_key, p, n);
-	if (!fp_known(head, whole, n)) {
-		uint32_t i;
-		if (fp_n < FP_MAX && (fp_n < fp_cap || fp_grow())) {
-			i = fp_n++;
-		} else if (fp_n > 0) {
-			/* Full (or out of memory): the oldest value gives way. */
-			i = fp_oldest;
-			fp_unlink(i);
-			fp_oldest = (fp_oldest + 1) % fp_n;
-		} else {
-			pthread_rwlock_unlock(&fp_lock);
-			return;
-		}
-		fp_tab[i] = (struct fp){head, whole, n, 0};
-		fp_link(i);
-	}
+	fp_add(p, n);
+	pthread_rwlock_unlock(&fp_lock);
+}
+
+uint32_t md_redact_pin(const void *p, size_t n)
+{
+	if (!p || n < MD_REDACT_MIN)
+		return 0;
+	pthread_rwlock_wrlock(&fp_lock);
+	uint32_t i = fp_add(p, n);
+	if (i != UINT32_MAX)
+		fp_tab[i].live++;
+	pthread_rwlock_unlock(&fp_lock);
+	return i == UINT32_MAX ? 0 : i + 1;
+}
+
+void md_redact_unpin(uint32_t pin)
+{
+	if (!pin)
+		return;
+	pthread_rwlock_wrlock(&fp_lock);
+	if (pin <= fp_n && fp_tab[pin - 1].live)
+		fp_tab[pin - 1].live--;
 	pthread_rwlock_unlock(&fp_lock);
 }
 

@@ -22,6 +22,7 @@ struct md_secret {
 	size_t cap; /* bytes mapped */
 	bool locked;
 	bool watched; /* every value it holds is registered (redact.h) */
+	uint32_t pin; /* the registry entry of what it holds now, pinned */
 };
 
 void md_secret_wipe(void *p, size_t n)
@@ -166,6 +167,7 @@ void md_secret_free(md_secret *s)
 {
 	if (!s)
 		return;
+	md_redact_unpin(s->pin);
 	block_free(s->data, s->cap, s->locked);
 	free(s);
 }
@@ -192,11 +194,20 @@ static int secret_reserve(md_secret *s, size_t need)
 	return 0;
 }
 
+/* Registers what s holds now and keeps it pinned while s holds it (the
+ * value it held before stays registered, unpinned). */
+static void secret_repin(md_secret *s)
+{
+	uint32_t pin = md_redact_pin(s->data, s->len);
+	md_redact_unpin(s->pin);
+	s->pin = pin;
+}
+
 /* A watched buffer's every value is registered, whatever it becomes. */
-static void secret_changed(const md_secret *s)
+static void secret_changed(md_secret *s)
 {
 	if (s->watched)
-		md_redact_add(s->data, s->len);
+		secret_repin(s);
 }
 
 int md_secret_append(md_secret *s, const void *p, size_t n)
@@ -273,7 +284,7 @@ void md_secret_watch(md_secret *s)
 	if (!s)
 		return;
 	s->watched = true;
-	md_redact_add(s->data, s->len);
+	secret_repin(s);
 }
 
 void md_secret_redact(char *msg)

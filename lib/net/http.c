@@ -29,6 +29,7 @@ struct md_http {
 	char *cacert;
 	long timeout_secs;
 	int retries;
+	md_secret *bearer;    /* the credential, watched (pinned) while we live */
 	md_secret *auth_line; /* "Authorization: Bearer <token>", secret memory */
 	/* Header list built from our own nodes: curl reads data in place, so
 	 * the auth line never passes through curl_slist_append's strdup. */
@@ -140,8 +141,13 @@ int md_http_new(const md_http_opts *o, md_http **out, md_error *err)
 	}
 	struct curl_slist *first = &h->hdr_type;
 	if (o->bearer) {
+		/* The credential, watched while this client can send it: it
+		 * stays pinned in the redaction registry (redact.h) however the
+		 * caller's own copy fares. */
+		h->bearer = md_secret_new(md_secret_len(o->bearer));
 		h->auth_line = md_secret_new(md_secret_len(o->bearer) + 64);
-		if (!h->auth_line) {
+		if (!h->bearer || !h->auth_line ||
+		    md_secret_set(h->bearer, md_secret_str(o->bearer), md_secret_len(o->bearer))) {
 			md_http_free(h);
 			return md_err_set(err, MD_EFAIL, "out of memory");
 		}
@@ -150,6 +156,7 @@ int md_http_new(const md_http_opts *o, md_http **out, md_error *err)
 		else
 			md_secret_append(h->auth_line, "Authorization: Bearer ", 22);
 		md_secret_append(h->auth_line, md_secret_str(o->bearer), md_secret_len(o->bearer));
+		md_secret_watch(h->bearer);
 		h->hdr_auth.data = (char *)md_secret_str(h->auth_line);
 		h->hdr_auth.next = first;
 		first = &h->hdr_auth;
@@ -181,6 +188,7 @@ void md_http_free(md_http *h)
 	if (h->curl)
 		curl_easy_cleanup(h->curl);
 	md_secret_free(h->auth_line);
+	md_secret_free(h->bearer);
 	free(h->extra);
 	free(h->base_url);
 	free(h->cacert);

@@ -283,6 +283,21 @@ START_TEST(redact_many_values)
 }
 END_TEST
 
+/* A value a live buffer holds never gives way, however many others come. */
+START_TEST(redact_live_value_never_evicted)
+{
+	md_secret *s = secret_of(FAKE);
+	md_secret_watch(s);
+	char v[64];
+	for (int i = 0; i < 300000; i++) {
+		int n = snprintf(v, sizeof v, "other-%08d-x", i);
+		md_redact_add(v, (size_t)n);
+	}
+	redacts_to("a " FAKE " b", "a [redacted] b");
+	md_secret_free(s);
+}
+END_TEST
+
 /* SipHash-2-4 reference vectors: key 00..0f, message 00..(n-1). */
 START_TEST(siphash_reference_vectors)
 {
@@ -544,6 +559,7 @@ static Suite *secret_suite(void)
 	tcase_add_test(tc, redact_longest_value_wins);
 	tcase_add_test(tc, redact_counts_each_value_once);
 	tcase_add_test(tc, redact_many_values);
+	tcase_add_test(tc, redact_live_value_never_evicted);
 	tcase_add_test(tc, siphash_reference_vectors);
 	tcase_add_test(tc, redact_leaves_other_text_alone);
 	tcase_add_test(tc, short_values_not_watched);
