@@ -69,9 +69,8 @@ int md_push(md_http *h, const md_mint_req *req, md_store **stores, size_t n, md_
 			first = *why;
 		res->failed++;
 	}
-	if (res->failed == 0) {
+	if (res->failed == 0)
 		return MD_OK;
-	}
 	if (res->ok == 0 && unknown == 0) {
 		/* Every store is known not to hold it: leave nothing alive. */
 		md_log_warn("no store took token %s", t.meta.id);
