@@ -292,9 +292,8 @@ int md_cache_decode(const md_secret *doc, const char *username, const char *toke
 	memset(e, 0, sizeof *e);
 	_cleanup_json_ md_json d = {0};
 	if (md_json_parse(&d, md_secret_str(doc), md_secret_len(doc), NULL) ||
-	    md_json_type_of(&d, 0) != MD_JSON_OBJECT) {
+	    md_json_type_of(&d, 0) != MD_JSON_OBJECT)
 		return MD_OK; /* not ours: a miss */
-	}
 	char user[256] = "", type[32] = "";
 	md_json_str(&d, md_json_get(&d, 0, "username"), user, sizeof user);
 	md_json_str(&d, md_json_get(&d, 0, "token_type"), type, sizeof type);

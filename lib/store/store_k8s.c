@@ -252,9 +252,8 @@ static int k8s_get(k8s_store *ks, md_store_value *v, md_error *err)
 		return md_err_set(err, MD_EFAIL, "out of memory");
 	_cleanup_resp_ md_http_resp r = {0};
 	rc = md_http_request(ks->http, "GET", md_secret_str(path), NULL, MD_HTTP_IDEMPOTENT, &r, err);
-	if (rc) {
+	if (rc)
 		return k8s_transport_error(ks, rc, err);
-	}
 	if (r.status == 404) {
 		_cleanup_json_ md_json d = {0};
 		char kind[32] = "";

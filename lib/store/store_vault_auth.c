@@ -310,9 +310,8 @@ static int login(md_vault_auth *a, const md_http_opts *o, md_error *err)
 	}
 	_cleanup_json_ md_json d = {0};
 	a->token = md_secret_new(128);
-	if (!a->token) {
+	if (!a->token)
 		return md_err_set(err, MD_EFAIL, "out of memory");
-	}
 	rc = MD_OK;
 	if (md_json_parse(&d, md_secret_str(r.body), md_secret_len(r.body), NULL) == 0) {
 		int t = md_json_get(&d, md_json_get(&d, 0, "auth"), "client_token");
