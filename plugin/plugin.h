@@ -24,9 +24,12 @@
 struct plugin_env {
 	md_mtls_identity *identity;
 	SSL_CTX *client_ctx; /* for dialing the host's broker */
-	md_grpc_server *server;
 };
 extern struct plugin_env plugin_env;
+
+/* plugin_main.c: asks the server to stop (it first sends what is queued,
+ * such as the reply to Shutdown). Any thread; async-signal-safe. */
+void plugin_stop(void);
 
 /* plugin_rpc.c: unary calls with protobuf messages. */
 /* Receives the one request of a unary call; NULL (call finished with an

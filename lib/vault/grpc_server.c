@@ -44,6 +44,7 @@ int md_grpc_server_new(SSL_CTX *ssl_ctx, int listen_fd, md_grpc_server **out, md
 		return md_err_set(err, MD_EFAIL, "grpc server: out of memory");
 	s->ctx = ssl_ctx;
 	s->listen_fd = listen_fd;
+	s->stop_fd = -1;
 	s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (s->wake_fd < 0) {
 		int e = errno;
@@ -120,6 +121,11 @@ void md_grpc_server_stop(md_grpc_server *s)
 {
 	atomic_store(&s->stop_req, 1);
 	md_grpc_wake(s);
+}
+
+void md_grpc_server_watch_stop(md_grpc_server *s, int fd)
+{
+	s->stop_fd = fd;
 }
 
 int md_grpc_server_connections(md_grpc_server *s)

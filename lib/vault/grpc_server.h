@@ -57,6 +57,11 @@ int md_grpc_server_run(md_grpc_server *s, md_error *err);
 /* Thread-safe and async-signal-safe: asks the loop to stop (after sending
  * what is queued, e.g. the reply to Shutdown). */
 void md_grpc_server_stop(md_grpc_server *s);
+/* The loop also stops once fd is readable: a self-pipe that a signal
+ * handler writes, so that the handler needs no pointer to a server that
+ * may not exist yet, or no longer. The server neither reads nor closes fd;
+ * it may outlive the server. Set before md_grpc_server_run. */
+void md_grpc_server_watch_stop(md_grpc_server *s, int fd);
 /* Number of connections accepted and still open (for "host went away"). */
 int md_grpc_server_connections(md_grpc_server *s);
 /* Called (on the loop thread) when the last connection closes, after at

@@ -116,6 +116,7 @@ struct md_grpc_server {
 	SSL_CTX *ctx;
 	int listen_fd;
 	int wake_fd; /* eventfd */
+	int stop_fd; /* md_grpc_server_watch_stop's, or -1 */
 	md_grpc_route *routes;
 	size_t nroutes;
 

@@ -287,7 +287,7 @@ int md_grpc_loop_run(md_grpc_server *s, md_error *err)
 		size_t nc = 0;
 		for (md_grpc_conn *c = s->conns; c; c = c->next)
 			nc++;
-		if (nc + 2 > pcap) {
+		if (nc + 3 > pcap) {
 			size_t cap = nc + 16;
 			struct pollfd *p = realloc(pfd, cap * sizeof *p);
 			if (p)
@@ -303,6 +303,9 @@ int md_grpc_loop_run(md_grpc_server *s, md_error *err)
 		size_t n = 0;
 		int64_t wake_at = s->stopping ? s->stop_deadline : -1;
 		pfd[n] = (struct pollfd){.fd = s->wake_fd, .events = POLLIN};
+		pconn[n++] = NULL;
+		/* Until stopping: it stays readable. */
+		pfd[n] = (struct pollfd){.fd = s->stopping ? -1 : s->stop_fd, .events = POLLIN};
 		pconn[n++] = NULL;
 		if (s->listen_fd >= 0) {
 			if (now >= s->listen_pause_until) {
@@ -347,8 +350,10 @@ int md_grpc_loop_run(md_grpc_server *s, md_error *err)
 			ssize_t r = read(s->wake_fd, &v, sizeof v);
 			(void)r;
 		}
+		if (pfd[1].revents)
+			atomic_store(&s->stop_req, 1);
 		md_grpc_process_dirty(s);
-		for (size_t i = 1; i < n; i++) {
+		for (size_t i = 2; i < n; i++) {
 			md_grpc_conn *c = pconn[i];
 			if (!c) {
 				if (pfd[i].revents && s->listen_fd >= 0)

@@ -1,7 +1,8 @@
 /* test_grpc_plugin.c - the plugin binary's lifetimes, driven by a small host
  * written here on lib/vault (the gRPC client and server, AutoMTLS), which
  * can do what the Go host never does: call Setup a second time while a
- * request is inside a storage call.
+ * request is inside a storage call, and send SIGTERM while the plugin is
+ * still starting.
  *
  * The host: spawns the plugin with go-plugin's environment, reads the
  * handshake line, dials the plugin (trusting the certificate in the line),
@@ -489,12 +490,66 @@ START_TEST(second_setup_during_storage_call)
 }
 END_TEST
 
+/* True when /proc says pid has a handler for sig (SigCgt). */
+static int catches(pid_t pid, int sig)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	unsigned long long mask = 0;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "SigCgt: %llx", &mask) == 1)
+			break;
+	fclose(f);
+	return (mask >> (sig - 1)) & 1;
+}
+
+/* SIGTERM while the plugin is starting, before its server exists: it must
+ * still stop (a host that died during start-up sends it, through
+ * PR_SET_PDEATHSIG). The plugin is held at that moment by its OpenSSL
+ * configuration, a FIFO: OpenSSL reads it when the plugin makes its
+ * identity, after main installed its signal handlers and before the server
+ * is made; opening the FIFO to write succeeds only once the plugin has
+ * opened it to read. */
+START_TEST(sigterm_while_starting)
+{
+	host_setup();
+	static char env[160];
+	char fifo[128];
+	snprintf(fifo, sizeof fifo, "%s/openssl.cnf", H.dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	snprintf(env, sizeof env, "OPENSSL_CONF=%s", fifo);
+	host_spawn(env);
+	int fd;
+	int64_t until = now_ms() + 20000;
+	while ((fd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
+		ck_assert_int_eq(errno, ENXIO); /* no reader yet */
+		ck_assert_msg(now_ms() < until, "the plugin never read its OpenSSL configuration");
+		nap_ms(1);
+	}
+	ck_assert_msg(catches(H.pid, SIGTERM), "SIGTERM has no handler while OpenSSL starts");
+	ck_assert_int_eq(kill(H.pid, SIGTERM), 0);
+	/* The only thread is in read(2) on the FIFO: the handler runs before
+	 * the plugin goes on with the configuration. */
+	ck_assert_int_eq(write(fd, "# empty\n", 8), 8);
+	close(fd);
+	int st = host_wait_exit(10000);
+	ck_assert_msg(st >= 0, "the plugin lost a SIGTERM that came before its server was made: "
+			       "still running 10 s later");
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "plugin wait status %d (see %s)", st,
+		      H.log);
+	host_teardown();
+}
+END_TEST
+
 static Suite *plugin_suite(void)
 {
 	Suite *s = suite_create("grpc_plugin");
 	TCase *tc = tcase_create("lifetimes");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, second_setup_during_storage_call);
+	tcase_add_test(tc, sigterm_while_starting);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -4,7 +4,8 @@
  * content-type, a prefix over the limit, compressed or truncated messages,
  * trailers-only answers, client resets), the loop's connections (garbage,
  * no ALPN, idle and connection count), and stopping (with no connections,
- * before run, with open streams, from a signal handler). The server under
+ * before run, with open streams, from a signal handler, through a watched
+ * pipe). The server under
  * test (one per test, checked fixture) is in grpc_server_util.h; the real
  * gRPC client's tests are in test_grpc_server.c. */
 #include <check.h>
@@ -560,6 +561,50 @@ START_TEST(stop_from_signal_handler)
 }
 END_TEST
 
+/* The plugin's way: the signal handler writes to a pipe the server
+ * watches, and never touches the server, which may not exist yet or may
+ * be freed already. */
+static int sig_pipe = -1;
+static void on_usr2(int sig)
+{
+	(void)sig;
+	ssize_t n = write(sig_pipe, "", 1);
+	(void)n;
+}
+
+START_TEST(stop_through_watched_pipe)
+{
+	sig_pipe = T.stop_pipe[1];
+	struct sigaction sa = {.sa_handler = on_usr2};
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGUSR2, &sa, NULL), 0);
+	h2c c;
+	c_connect(&c);
+	uint8_t b[8];
+	framed(b, "abc", 3);
+	c_request(&c, "POST", "/test.Svc/Echo", "application/grpc", b, 8, 0);
+	ck_assert_int_eq(c_wait(&c), 0); /* the loop is serving */
+	int64_t t = now_ms();
+	ck_assert_int_eq(raise(SIGUSR2), 0);
+	pthread_join(T.thread, NULL);
+	T.running = 0;
+	ck_assert_int_lt(now_ms() - t, 1500);
+	ck_assert_int_eq(T.run_rc, MD_OK);
+	c_free(&c);
+	md_grpc_server_free(T.srv);
+	ck_assert_int_eq(raise(SIGUSR2), 0); /* after the free: harmless */
+
+	/* A stop that came before the server was made stops it at once. */
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	md_error err = {0};
+	ck_assert_int_eq(md_grpc_server_new(T.ctx, fd, &T.srv, &err), MD_OK);
+	md_grpc_server_watch_stop(T.srv, T.stop_pipe[0]);
+	t = now_ms();
+	ck_assert_int_eq(md_grpc_server_run(T.srv, &err), MD_OK);
+	ck_assert_int_lt(now_ms() - t, 1000);
+}
+END_TEST
+
 static Suite *server_h2_suite(void)
 {
 	Suite *s = suite_create("grpc_server_h2");
@@ -586,6 +631,7 @@ static Suite *server_h2_suite(void)
 	tcase_add_test(tc, stop_before_run);
 	tcase_add_test(tc, stop_with_open_streams);
 	tcase_add_test(tc, stop_from_signal_handler);
+	tcase_add_test(tc, stop_through_watched_pipe);
 	suite_add_tcase(s, tc);
 	return s;
 }
