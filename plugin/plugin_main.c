@@ -150,8 +150,10 @@ static int serve(const char *client_pem)
 out:
 	if (fd >= 0)
 		close(fd);
-	plugin_backend_cleanup();
+	/* Handlers first (free waits for them): a Setup still running then
+	 * cannot publish a client after the slot is emptied. */
 	md_grpc_server_free(server);
+	plugin_backend_cleanup();
 	if (sock[0])
 		unlink(sock);
 	SSL_CTX_free(server_ctx);
