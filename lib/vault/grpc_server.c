@@ -109,10 +109,8 @@ static int server_trailers(md_h2stream *st)
 static int server_start(md_h2stream *st)
 {
 	md_grpc_call *c = call_of(st);
-	if (!st->out_head && st->out_end_taken) {
-		st->ended = 1;
+	if (!st->out_head && st->out_end_taken)
 		return submit_status(st, "200", c->status, c->message);
-	}
 	nghttp2_nv nva[] = {MD_H2_NV(":status", "200"), MD_H2_NV("content-type", "application/grpc")};
 	nghttp2_data_provider dp = md_h2stream_provider(st);
 	return nghttp2_submit_response(st->conn->h2, st->id, nva, 2, &dp);

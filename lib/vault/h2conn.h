@@ -112,7 +112,6 @@ struct md_h2stream {
 	md_h2buf *out_head, *out_tail;
 	int out_end_taken;
 	int started;  /* role->start ran */
-	int ended;    /* END_STREAM or trailers submitted: later sends are dropped */
 	int deferred; /* the data provider waits for more */
 	int reset;    /* RST_STREAM submitted */
 };

@@ -202,11 +202,6 @@ void md_h2stream_process(md_h2stream *st)
 		cancel(st);
 		return;
 	}
-	if (st->ended) { /* a late send: dropped */
-		bufs_free(st->out_head);
-		st->out_head = st->out_tail = NULL;
-		return;
-	}
 	int rc = 0;
 	if (!st->started) {
 		if (!st->out_head && !st->out_end_taken)
@@ -260,7 +255,6 @@ static ssize_t provide(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len
 			if (st->loop->role->trailers(st) != 0)
 				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 		}
-		st->ended = 1;
 		return (ssize_t)n;
 	}
 	if (n == 0) {
