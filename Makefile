@@ -117,6 +117,7 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(LIBS) $(CHECK_LIBS)
 
+$(B)/tests/test_grpc_plugin: $(PLUGIN_BIN) # it runs the plugin
 $(B)/tests/test_integration: $(INTEG_OBJ) $(HELPER_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(INTEG_OBJ) $(HELPER_LIBS) $(LIBS) $(CHECK_LIBS)

@@ -8,6 +8,8 @@
 #ifndef PLUGIN_H
 #define PLUGIN_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,9 +24,12 @@
 struct plugin_env {
 	md_mtls_identity *identity;
 	SSL_CTX *client_ctx; /* for dialing the host's broker */
-	md_grpc_server *server;
 };
 extern struct plugin_env plugin_env;
+
+/* plugin_main.c: asks the server to stop (it first sends what is queued,
+ * such as the reply to Shutdown). Any thread; async-signal-safe. */
+void plugin_stop(void);
 
 /* plugin_rpc.c: unary calls with protobuf messages. */
 /* Receives the one request of a unary call; NULL (call finished with an
@@ -39,6 +44,30 @@ void plugin_free(ProtobufCMessage *m);
  * with d. MD_OK, or an md_error. */
 int plugin_call(md_grpc_client *cl, const char *path, const ProtobufCMessage *req,
 		const ProtobufCMessageDescriptor *d, ProtobufCMessage **reply, md_error *err);
+
+/* plugin_shared.c: reference-counted handles that handler threads share. */
+struct plugin_shared {
+	atomic_int refs;
+	void *obj;
+	void (*destroy)(void *obj); /* by the last release */
+};
+/* One reference (the caller's); NULL when out of memory. */
+struct plugin_shared *plugin_shared_new(void *obj, void (*destroy)(void *obj));
+void plugin_shared_release(struct plugin_shared *h); /* NULL: nothing */
+void plugin_shared_releasep(struct plugin_shared **h);
+/* A reference held for the rest of the scope. */
+#define _cleanup_shared_ __attribute__((cleanup(plugin_shared_releasep)))
+/* Where the current handle is published. */
+struct plugin_slot {
+	pthread_mutex_t mu;
+	struct plugin_shared *cur;
+};
+#define PLUGIN_SLOT_INIT {PTHREAD_MUTEX_INITIALIZER, NULL}
+/* A new reference to the current handle, or NULL if there is none. */
+struct plugin_shared *plugin_slot_get(struct plugin_slot *s);
+/* Publishes h (taking the caller's reference; NULL empties the slot) and
+ * releases the slot's reference to the one it replaces. */
+void plugin_slot_set(struct plugin_slot *s, struct plugin_shared *h);
 
 /* plugin_broker.c: go-plugin's GRPCBroker stream, ConnInfo by service id. */
 void plugin_broker_register(md_grpc_server *s);

@@ -1,9 +1,10 @@
-/* plugin_backend.c - pb.Backend: Setup dials the host's broker and keeps
+/* plugin_backend.c - pb.Backend: Setup dials the host's broker and publishes
  * the storage client; HandleRequest and HandleExistenceCheck translate to
- * lib/vault/engine.h; the rest are the lifecycle answers Vault expects. */
+ * lib/vault/engine.h, each holding a reference to the storage client it
+ * started with (a later Setup replaces the client, never under a request);
+ * the rest are the lifecycle answers Vault expects. */
 #include "plugin.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,27 +15,18 @@
 
 #define BROKER_WAIT_MS 5000
 
-static pthread_mutex_t storage_mu = PTHREAD_MUTEX_INITIALIZER;
-static md_grpc_client *storage_client;
+/* The storage client (md_grpc_client) of the latest Setup. */
+static struct plugin_slot storage_slot = PLUGIN_SLOT_INIT;
 
-/* ---- storage over the broker (md_eng_storage) ---- */
-
-static md_grpc_client *storage_get_client(void)
-{
-	pthread_mutex_lock(&storage_mu);
-	md_grpc_client *c = storage_client;
-	pthread_mutex_unlock(&storage_mu);
-	return c;
-}
+/* ---- storage over the broker (md_eng_storage; ud: the md_grpc_client) ---- */
 
 static int st_get(void *ud, const char *key, md_secret **value, md_error *err)
 {
-	(void)ud;
 	*value = NULL;
 	Pb__StorageGetArgs rq = PB__STORAGE_GET_ARGS__INIT;
 	rq.key = (char *)key;
 	Pb__StorageGetReply *rs = NULL;
-	int rc = plugin_call(storage_get_client(), "/pb.Storage/Get", &rq.base,
+	int rc = plugin_call(ud, "/pb.Storage/Get", &rq.base,
 			     &pb__storage_get_reply__descriptor, (ProtobufCMessage **)&rs, err);
 	if (rc)
 		return rc;
@@ -52,7 +44,6 @@ static int st_get(void *ud, const char *key, md_secret **value, md_error *err)
 
 static int st_put(void *ud, const char *key, const md_secret *value, md_error *err)
 {
-	(void)ud;
 	Pb__StorageEntry e = PB__STORAGE_ENTRY__INIT;
 	e.key = (char *)key;
 	e.value.data = (uint8_t *)md_secret_str(value);
@@ -60,7 +51,7 @@ static int st_put(void *ud, const char *key, const md_secret *value, md_error *e
 	Pb__StoragePutArgs rq = PB__STORAGE_PUT_ARGS__INIT;
 	rq.entry = &e;
 	Pb__StoragePutReply *rs = NULL;
-	int rc = plugin_call(storage_get_client(), "/pb.Storage/Put", &rq.base,
+	int rc = plugin_call(ud, "/pb.Storage/Put", &rq.base,
 			     &pb__storage_put_reply__descriptor, (ProtobufCMessage **)&rs, err);
 	if (!rc && rs->err && rs->err[0])
 		rc = md_err_set(err, MD_EFAIL, "storage put %s: %s", key, rs->err);
@@ -71,11 +62,10 @@ static int st_put(void *ud, const char *key, const md_secret *value, md_error *e
 
 static int st_del(void *ud, const char *key, md_error *err)
 {
-	(void)ud;
 	Pb__StorageDeleteArgs rq = PB__STORAGE_DELETE_ARGS__INIT;
 	rq.key = (char *)key;
 	Pb__StorageDeleteReply *rs = NULL;
-	int rc = plugin_call(storage_get_client(), "/pb.Storage/Delete", &rq.base,
+	int rc = plugin_call(ud, "/pb.Storage/Delete", &rq.base,
 			     &pb__storage_delete_reply__descriptor, (ProtobufCMessage **)&rs, err);
 	if (!rc && rs->err && rs->err[0])
 		rc = md_err_set(err, MD_EFAIL, "storage delete %s: %s", key, rs->err);
@@ -84,7 +74,16 @@ static int st_del(void *ud, const char *key, md_error *err)
 	return rc;
 }
 
-static const md_eng_storage storage = {st_get, st_put, st_del, NULL};
+/* The storage of one request, on the client h holds (none before Setup). */
+static md_eng_storage storage_of(const struct plugin_shared *h)
+{
+	return (md_eng_storage){st_get, st_put, st_del, h ? h->obj : NULL};
+}
+
+static void client_destroy(void *cl)
+{
+	md_grpc_client_free(cl);
+}
 
 /* ---- pb.Backend ---- */
 
@@ -104,6 +103,11 @@ static void backend_setup(md_grpc_call *c, void *ud)
 	if (!rc)
 		rc = md_grpc_client_dial(network, address, plugin_env.client_ctx, "localhost",
 					 BROKER_WAIT_MS, &cl, &err);
+	struct plugin_shared *h = NULL;
+	if (!rc && !(h = plugin_shared_new(cl, client_destroy))) {
+		md_grpc_client_free(cl);
+		rc = md_err_set(&err, MD_EFAIL, "out of memory");
+	}
 	Pb__SetupReply rs = PB__SETUP_REPLY__INIT;
 	char msg[MD_ERR_MSG_MAX + 32];
 	if (rc) {
@@ -111,11 +115,8 @@ static void backend_setup(md_grpc_call *c, void *ud)
 		md_log_error("%s", msg);
 		rs.err = msg;
 	} else {
-		pthread_mutex_lock(&storage_mu);
-		md_grpc_client *old = storage_client;
-		storage_client = cl;
-		pthread_mutex_unlock(&storage_mu);
-		md_grpc_client_free(old);
+		/* Requests already running keep the client they took. */
+		plugin_slot_set(&storage_slot, h);
 		md_log_info("setup: storage connected through broker id %u", id);
 	}
 	plugin_reply(c, &rs.base);
@@ -156,7 +157,9 @@ static void backend_handle_request(md_grpc_call *c, void *ud)
 	md_eng_request er;
 	request_of(rq->request, &er);
 	md_eng_response r;
-	md_eng_handle(&storage, &er, &r);
+	_cleanup_shared_ struct plugin_shared *h = plugin_slot_get(&storage_slot);
+	md_eng_storage st = storage_of(h);
+	md_eng_handle(&st, &er, &r);
 	free_request_args(&rq->base, rq->request);
 
 	Pb__Response resp = PB__RESPONSE__INIT;
@@ -188,7 +191,9 @@ static void backend_existence(md_grpc_call *c, void *ud)
 	request_of(rq->request, &er);
 	bool found = false, exists = false;
 	md_error err = {0};
-	int rc = md_eng_exists(&storage, &er, &found, &exists, &err);
+	_cleanup_shared_ struct plugin_shared *h = plugin_slot_get(&storage_slot);
+	md_eng_storage st = storage_of(h);
+	int rc = md_eng_exists(&st, &er, &found, &exists, &err);
 	free_request_args(&rq->base, rq->request);
 	Pb__HandleExistenceCheckReply rs = PB__HANDLE_EXISTENCE_CHECK_REPLY__INIT;
 	Pb__ProtoError pe = PB__PROTO_ERROR__INIT;
@@ -266,9 +271,5 @@ void plugin_backend_register(md_grpc_server *s)
 
 void plugin_backend_cleanup(void)
 {
-	pthread_mutex_lock(&storage_mu);
-	md_grpc_client *c = storage_client;
-	storage_client = NULL;
-	pthread_mutex_unlock(&storage_mu);
-	md_grpc_client_free(c);
+	plugin_slot_set(&storage_slot, NULL);
 }

@@ -5,6 +5,7 @@
 #include "plugin.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,23 +85,37 @@ static int listen_socket(char *path, size_t pathsz)
 	return fd;
 }
 
+/* Every request to stop (SIGTERM, Controller.Shutdown, the host going
+ * away) is a byte on this pipe, which the server watches. It is made before
+ * any of them can come and never closed: a signal handler may run before
+ * the server exists or after it is freed, and must touch neither. */
+static int stop_pipe[2] = {-1, -1};
+
+void plugin_stop(void)
+{
+	int saved = errno;
+	ssize_t n = write(stop_pipe[1], "", 1);
+	(void)n; /* a full pipe: a stop is pending already */
+	errno = saved;
+}
+
 static void on_sigterm(int sig)
 {
 	(void)sig;
-	if (plugin_env.server)
-		md_grpc_server_stop(plugin_env.server);
+	plugin_stop();
 }
 
 static void on_host_gone(void *ud)
 {
 	(void)ud;
 	md_log_info("the host closed its connection; exiting");
-	md_grpc_server_stop(plugin_env.server);
+	plugin_stop();
 }
 
 static int serve(const char *client_pem)
 {
 	md_error err = {0};
+	md_grpc_server *server = NULL;
 	SSL_CTX *server_ctx = NULL;
 	char sock[256] = "";
 	int rc = 1, fd = -1;
@@ -114,29 +129,31 @@ static int serve(const char *client_pem)
 		md_log_error("cannot listen on a Unix socket in %s: %s", sock, strerror(errno));
 		goto out;
 	}
-	if (md_grpc_server_new(server_ctx, fd, &plugin_env.server, &err)) {
+	if (md_grpc_server_new(server_ctx, fd, &server, &err)) {
 		md_log_error("%s", err.msg);
 		goto out;
 	}
 	fd = -1;
-	plugin_services_register(plugin_env.server);
-	plugin_broker_register(plugin_env.server);
-	plugin_backend_register(plugin_env.server);
-	md_grpc_server_on_idle(plugin_env.server, on_host_gone, NULL);
+	md_grpc_server_watch_stop(server, stop_pipe[0]);
+	plugin_services_register(server);
+	plugin_broker_register(server);
+	plugin_backend_register(server);
+	md_grpc_server_on_idle(server, on_host_gone, NULL);
 	/* The one line the host reads; nothing may precede it on stdout. */
 	printf("1|%s|unix|%s|grpc|%s\n", APP_PROTOCOL, sock,
 	       md_mtls_identity_cert_b64(plugin_env.identity));
 	if (fflush(stdout) != 0)
 		goto out;
-	rc = md_grpc_server_run(plugin_env.server, &err) ? 1 : 0;
+	rc = md_grpc_server_run(server, &err) ? 1 : 0;
 	if (rc)
 		md_log_error("%s", err.msg);
 out:
 	if (fd >= 0)
 		close(fd);
+	/* Handlers first (free waits for them): a Setup still running then
+	 * cannot publish a client after the slot is emptied. */
+	md_grpc_server_free(server);
 	plugin_backend_cleanup();
-	md_grpc_server_free(plugin_env.server);
-	plugin_env.server = NULL;
 	if (sock[0])
 		unlink(sock);
 	SSL_CTX_free(server_ctx);
@@ -154,6 +171,8 @@ int main(void)
 		return 1;
 	/* The host handles ^C; it stops us with Shutdown. If it dies before
 	 * that, the kernel tells us. */
+	if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+		return fail("cannot make a pipe: %s", strerror(errno));
 	signal(SIGINT, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_sigterm);

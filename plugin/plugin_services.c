@@ -41,7 +41,7 @@ static void controller_shutdown(md_grpc_call *c, void *ud)
 	Plugin__Empty rs = PLUGIN__EMPTY__INIT;
 	plugin_reply(c, &rs.base);
 	/* The reply is queued first; the loop sends it before it stops. */
-	md_grpc_server_stop(plugin_env.server);
+	plugin_stop();
 }
 
 static void multiplexing_support(md_grpc_call *c, void *ud)

@@ -1,7 +1,8 @@
-/* grpc_client.h - a gRPC client on HTTP/2 (nghttp2) over TLS (OpenSSL).
+/* grpc_client.h - a gRPC client, the client role on the connection layer
+ * (h2conn.h: TLS, HTTP/2, the loop, streams).
  *
- * Owns: one TLS connection (ALPN h2) to a server on a Unix or TCP socket,
- * its HTTP/2 session driven by a thread of its own, and unary calls that any
+ * Owns: dialing a server on a Unix socket (TLS with ALPN h2), the
+ * one connection's loop on a thread of its own, and unary calls that any
  * number of threads may make at once (each is one stream on the shared
  * connection). Used by the plugin to reach the host's Storage and
  * SystemView over the go-plugin broker.
@@ -18,7 +19,8 @@
 
 typedef struct md_grpc_client md_grpc_client;
 
-/* network: "unix" or "tcp"; address: a socket path or host:port.
+/* network: "unix" (go-plugin's broker uses TCP only on Windows); address:
+ * the socket's path.
  * ssl_ctx: client context (own certificate, trust, ALPN h2), caller-owned,
  * kept alive while the client lives. server_name: SNI and the name the
  * certificate is checked against ("localhost" for go-plugin). */
@@ -31,6 +33,7 @@ int md_grpc_client_dial(const char *network, const char *address, SSL_CTX *ssl_c
 int md_grpc_client_unary(md_grpc_client *c, const char *path, const uint8_t *req, size_t req_len,
 			 int timeout_ms, uint8_t **resp, size_t *resp_len, int *status,
 			 char *status_msg, size_t status_msg_sz, md_error *err);
+/* Fails calls still in flight, waits for them to return, and closes. */
 void md_grpc_client_free(md_grpc_client *c);
 
 #endif

@@ -1,9 +1,11 @@
-/* grpc_frame.h - gRPC message framing (length-prefixed messages).
+/* grpc_frame.h - gRPC message framing (length-prefixed messages), and the
+ * status codes.
  *
  * Owns: the 5-byte prefix (1 byte compressed flag, 4 bytes big-endian
- * length) and an incremental decoder that takes DATA bytes in any chunking
+ * length), an incremental decoder that takes DATA bytes in any chunking
  * and yields whole messages, refusing compressed messages and messages over
- * a limit. Pure code, no I/O: a fuzz target drives it directly.
+ * a limit, and the gRPC status codes used here. Pure code, no I/O: a fuzz
+ * target drives it directly.
  */
 #ifndef MD_GRPC_FRAME_H
 #define MD_GRPC_FRAME_H
@@ -12,6 +14,21 @@
 #include <stdint.h>
 
 #define MD_GRPC_MAX_MESSAGE (64u << 20) /* 64 MiB, as the issue asks at least */
+
+/* gRPC status codes used here. */
+enum {
+	MD_GRPC_OK = 0,
+	MD_GRPC_CANCELLED = 1,
+	MD_GRPC_UNKNOWN = 2,
+	MD_GRPC_INVALID_ARGUMENT = 3,
+	MD_GRPC_DEADLINE_EXCEEDED = 4,
+	MD_GRPC_NOT_FOUND = 5,
+	MD_GRPC_RESOURCE_EXHAUSTED = 8,
+	MD_GRPC_FAILED_PRECONDITION = 9,
+	MD_GRPC_UNIMPLEMENTED = 12,
+	MD_GRPC_INTERNAL = 13,
+	MD_GRPC_UNAVAILABLE = 14,
+};
 
 typedef struct {
 	uint8_t hdr[5];

@@ -1,14 +1,15 @@
-/* grpc_server.h - a gRPC server on HTTP/2 (nghttp2) over TLS (OpenSSL).
+/* grpc_server.h - a gRPC server, the server role on the connection layer
+ * (h2conn.h: TLS, HTTP/2, the loop, streams).
  *
- * Owns: accepting connections on a listening socket, the TLS handshake
- * with a caller-made SSL_CTX (which must select ALPN "h2"; a peer without
- * h2 is refused), the HTTP/2 session per connection, routing by :path to
- * registered handlers, gRPC framing of requests and responses, trailers
- * (grpc-status, grpc-message), UNIMPLEMENTED for unknown methods, and
- * concurrency: one event-loop thread does all network I/O; every call's
- * handler runs on a worker thread and may block (on the network, on
- * storage) without stalling other streams. Many concurrent streams per
- * connection; messages up to MD_GRPC_MAX_MESSAGE.
+ * Owns: the listening socket's connections (TLS with a caller-made SSL_CTX,
+ * which must select ALPN "h2"; a peer without h2 is refused), routing by
+ * :path to registered handlers, the request checks (POST,
+ * application/grpc), UNIMPLEMENTED for unknown methods, responses with
+ * trailers (grpc-status, grpc-message) or trailers-only, and the handler
+ * pool: one loop thread (the caller of md_grpc_server_run) does all
+ * network I/O; every call's handler runs on a pool thread and may block
+ * (on the network, on storage) without stalling other streams. Many
+ * concurrent streams per connection; messages up to MD_GRPC_MAX_MESSAGE.
  */
 #ifndef MD_GRPC_SERVER_H
 #define MD_GRPC_SERVER_H
@@ -19,21 +20,7 @@
 #include <openssl/ssl.h>
 
 #include "base/error.h"
-
-/* gRPC status codes used here. */
-enum {
-	MD_GRPC_OK = 0,
-	MD_GRPC_CANCELLED = 1,
-	MD_GRPC_UNKNOWN = 2,
-	MD_GRPC_INVALID_ARGUMENT = 3,
-	MD_GRPC_DEADLINE_EXCEEDED = 4,
-	MD_GRPC_NOT_FOUND = 5,
-	MD_GRPC_RESOURCE_EXHAUSTED = 8,
-	MD_GRPC_FAILED_PRECONDITION = 9,
-	MD_GRPC_UNIMPLEMENTED = 12,
-	MD_GRPC_INTERNAL = 13,
-	MD_GRPC_UNAVAILABLE = 14,
-};
+#include "vault/grpc_frame.h"
 
 typedef struct md_grpc_server md_grpc_server;
 typedef struct md_grpc_call md_grpc_call;
@@ -57,6 +44,11 @@ int md_grpc_server_run(md_grpc_server *s, md_error *err);
 /* Thread-safe and async-signal-safe: asks the loop to stop (after sending
  * what is queued, e.g. the reply to Shutdown). */
 void md_grpc_server_stop(md_grpc_server *s);
+/* The loop also stops once fd is readable: a self-pipe that a signal
+ * handler writes, so that the handler needs no pointer to a server that
+ * may not exist yet, or no longer. The server neither reads nor closes fd;
+ * it may outlive the server. Set before md_grpc_server_run. */
+void md_grpc_server_watch_stop(md_grpc_server *s, int fd);
 /* Number of connections accepted and still open (for "host went away"). */
 int md_grpc_server_connections(md_grpc_server *s);
 /* Called (on the loop thread) when the last connection closes, after at

@@ -41,6 +41,7 @@ static struct {
 	char cert[128];
 	SSL_CTX *ctx;
 	md_grpc_server *srv;
+	int stop_pipe[2]; /* the server stops once its read end is readable */
 	pthread_t thread;
 	int running;
 	int run_rc;
@@ -333,6 +334,8 @@ static inline void setup(void)
 	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
 		ck_assert_int_eq(md_grpc_server_handle(T.srv, routes[i].path, routes[i].fn, T.srv), 0);
 	md_grpc_server_on_idle(T.srv, on_idle, NULL);
+	ck_assert_int_eq(pipe(T.stop_pipe), 0);
+	md_grpc_server_watch_stop(T.srv, T.stop_pipe[0]);
 	ck_assert_int_eq(pthread_create(&T.thread, NULL, server_main, NULL), 0);
 	T.running = 1;
 }
@@ -350,6 +353,8 @@ static inline void teardown(void)
 {
 	stop_and_join();
 	md_grpc_server_free(T.srv);
+	close(T.stop_pipe[0]);
+	close(T.stop_pipe[1]);
 	SSL_CTX_free(T.ctx);
 	unlink(T.sock);
 	unlink(T.cert);

@@ -1,6 +1,6 @@
-/* test_grpc_client.c - unit tests for lib/grpc_client.[ch] against a real
+/* test_grpc_client.c - unit tests for lib/vault/grpc_client.[ch] against a real
  * gRPC server: tests/grpc_client/server.py on Debian's python3-grpcio,
- * speaking mutual TLS with identities made by lib/mtls.[ch].
+ * speaking mutual TLS with identities made by lib/vault/mtls.[ch].
  *
  * Each test starts its own server on a Unix socket in a fresh temp dir.
  * GRPC_TEST_PYTHON and GRPC_TEST_SERVER override the interpreter

@@ -1,4 +1,5 @@
-/* test_grpc_server.c - unit tests for lib/grpc_server*.c through a real
+/* test_grpc_server.c - unit tests for lib/vault/grpc_server.c (and the
+ * connection layer under it, h2conn.c and h2stream.c) through a real
  * gRPC client (tests/grpc/client.py on Debian's python3-grpcio): unary and
  * streaming calls, errors, size limits, concurrency, no ALPN, Shutdown from
  * a handler, and idle once the host leaves. Requests a gRPC library will

@@ -1,12 +1,13 @@
-/* test_grpc_server_h2.c - unit tests for lib/grpc_server*.c driven by a
- * small blocking HTTP/2 client written here on nghttp2, for what a gRPC
- * library will not send: the stream side (grpc_server_h2.c: GET, wrong
- * content-type, a prefix over the limit, compressed or truncated messages,
- * trailers-only answers, client resets), the loop's connections (garbage,
- * no ALPN, idle and connection count), and stopping (with no connections,
- * before run, with open streams, from a signal handler). The server under
- * test (one per test, checked fixture) is in grpc_server_util.h; the real
- * gRPC client's tests are in test_grpc_server.c. */
+/* test_grpc_server_h2.c - unit tests for lib/vault/grpc_server.c and its
+ * connection layer (h2conn.c, h2stream.c) driven by a small blocking HTTP/2
+ * client written here on nghttp2, for what a gRPC library will not send:
+ * the stream side (GET, wrong content-type, a prefix over the limit,
+ * compressed or truncated messages, trailers-only answers, client resets),
+ * the loop's connections (garbage, no ALPN, idle and connection count), and
+ * stopping (with no connections, before run, with open streams, from a
+ * signal handler, through a watched pipe). The server under test (one per
+ * test, checked fixture) is in grpc_server_util.h; the real gRPC client's
+ * tests are in test_grpc_server.c. */
 #include <check.h>
 
 #include <errno.h>
@@ -537,6 +538,20 @@ START_TEST(stop_with_open_streams)
 }
 END_TEST
 
+/* Raises sig, handled by fn; the server must be stopped within ms. */
+static void raise_and_join(int sig, void (*fn)(int), int ms)
+{
+	struct sigaction sa = {.sa_handler = fn};
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(sig, &sa, NULL), 0);
+	int64_t t = now_ms();
+	ck_assert_int_eq(raise(sig), 0);
+	pthread_join(T.thread, NULL);
+	T.running = 0;
+	ck_assert_int_lt(now_ms() - t, ms);
+	ck_assert_int_eq(T.run_rc, MD_OK);
+}
+
 static md_grpc_server *sig_srv;
 static void on_usr1(int sig)
 {
@@ -547,16 +562,44 @@ static void on_usr1(int sig)
 START_TEST(stop_from_signal_handler)
 {
 	sig_srv = T.srv;
-	struct sigaction sa = {.sa_handler = on_usr1};
-	sigemptyset(&sa.sa_mask);
-	ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
 	usleep(50000);
+	raise_and_join(SIGUSR1, on_usr1, 1000);
+}
+END_TEST
+
+/* The plugin's way: the signal handler writes to a pipe the server
+ * watches, and never touches the server, which may not exist yet or may
+ * be freed already. */
+static int sig_pipe = -1;
+static void on_usr2(int sig)
+{
+	(void)sig;
+	ssize_t n = write(sig_pipe, "", 1);
+	(void)n;
+}
+
+START_TEST(stop_through_watched_pipe)
+{
+	sig_pipe = T.stop_pipe[1];
+	h2c c;
+	c_connect(&c);
+	uint8_t b[8];
+	framed(b, "abc", 3);
+	c_request(&c, "POST", "/test.Svc/Echo", "application/grpc", b, 8, 0);
+	ck_assert_int_eq(c_wait(&c), 0); /* the loop is serving */
+	raise_and_join(SIGUSR2, on_usr2, 1500);
+	c_free(&c);
+	md_grpc_server_free(T.srv);
+	ck_assert_int_eq(raise(SIGUSR2), 0); /* after the free: harmless */
+
+	/* A stop that came before the server was made stops it at once. */
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	md_error err = {0};
+	ck_assert_int_eq(md_grpc_server_new(T.ctx, fd, &T.srv, &err), MD_OK);
+	md_grpc_server_watch_stop(T.srv, T.stop_pipe[0]);
 	int64_t t = now_ms();
-	ck_assert_int_eq(raise(SIGUSR1), 0);
-	pthread_join(T.thread, NULL);
-	T.running = 0;
+	ck_assert_int_eq(md_grpc_server_run(T.srv, &err), MD_OK);
 	ck_assert_int_lt(now_ms() - t, 1000);
-	ck_assert_int_eq(T.run_rc, MD_OK);
 }
 END_TEST
 
@@ -586,6 +629,7 @@ static Suite *server_h2_suite(void)
 	tcase_add_test(tc, stop_before_run);
 	tcase_add_test(tc, stop_with_open_streams);
 	tcase_add_test(tc, stop_from_signal_handler);
+	tcase_add_test(tc, stop_through_watched_pipe);
 	suite_add_tcase(s, tc);
 	return s;
 }
