@@ -174,8 +174,8 @@ FUZZ_SECONDS ?= 10
 FUZZ_RUNS ?=
 FUZZ_FLAGS = -std=c11 -D_DEFAULT_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	-Ilib -I$(B)/gen $(PKG_CFLAGS)
-FUZZ_LIB = lib/vault/engine.c $(addprefix lib/base/,json.c json_check.c secret.c redact.c error.c \
-	log.c validate.c rand.c text.c) $(addprefix lib/net/,http.c http_multi.c curl_dl.c)
+# The engine and the layers it may use (tests/layers.sh: base, net).
+FUZZ_LIB = lib/vault/engine.c $(wildcard lib/base/*.c) $(wildcard lib/net/*.c)
 $(B)/fuzz/fuzz_grpc_frame: tests/fuzz/fuzz_grpc_frame.c lib/vault/grpc_frame.c lib/vault/grpc_frame.h
 	@mkdir -p $(dir $@)
 	@echo '  FUZZ  $@'

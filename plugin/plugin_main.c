@@ -3,6 +3,7 @@
  * the one handshake line), then serving until Shutdown or the host leaves. */
 #define _GNU_SOURCE
 #include "plugin.h"
+#include "base/env.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,14 +36,14 @@ static int fail(const char *fmt, const char *arg)
 
 static int check_start_env(void)
 {
-	const char *cookie = getenv(COOKIE_KEY);
+	const char *cookie = md_env(COOKIE_KEY, NULL);
 	if (!cookie || strcmp(cookie, COOKIE_VALUE) != 0) {
 		fprintf(stderr, "vault-plugin-secrets-motherduck: this binary is a Vault/OpenBao "
 				"plugin and is not meant to be run directly; register it with "
 				"`vault plugin register` and Vault starts it.\n");
 		return 1;
 	}
-	const char *versions = getenv("PLUGIN_PROTOCOL_VERSIONS");
+	const char *versions = md_env("PLUGIN_PROTOCOL_VERSIONS", NULL);
 	char list[128], *save = NULL;
 	bool offered = false;
 	snprintf(list, sizeof list, "%s", versions ? versions : "");
@@ -51,7 +52,7 @@ static int check_start_env(void)
 	if (!offered)
 		return fail("the host offers plugin protocol versions '%s'; this plugin speaks 5",
 			    versions ? versions : "");
-	if (!getenv("PLUGIN_CLIENT_CERT"))
+	if (!md_env("PLUGIN_CLIENT_CERT", NULL))
 		return fail("%s", "PLUGIN_CLIENT_CERT is not set: this plugin requires AutoMTLS");
 	return 0;
 }
@@ -59,11 +60,7 @@ static int check_start_env(void)
 /* A Unix socket only the host's user can reach. */
 static int listen_socket(char *path, size_t pathsz)
 {
-	const char *dir = getenv("PLUGIN_UNIX_SOCKET_DIR");
-	if (!dir || !*dir)
-		dir = getenv("TMPDIR");
-	if (!dir || !*dir)
-		dir = "/tmp";
+	const char *dir = md_env("PLUGIN_UNIX_SOCKET_DIR", md_env("TMPDIR", "/tmp"));
 	unsigned r;
 	if (md_rand_bytes(&r, sizeof r) < 0)
 		return -1;
@@ -177,5 +174,5 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_sigterm);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	return serve(getenv("PLUGIN_CLIENT_CERT"));
+	return serve(md_env("PLUGIN_CLIENT_CERT", NULL));
 }

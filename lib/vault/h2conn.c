@@ -2,6 +2,7 @@
  * nghttp2 callbacks in h2stream.c. */
 #define _GNU_SOURCE /* accept4, PTHREAD_MUTEX_ADAPTIVE_NP */
 #include "vault/h2conn.h"
+#include "base/time.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -29,13 +30,6 @@
 #define WBUF_GATHER (64 << 10)    /* bytes of HTTP/2 output per SSL_write */
 #define CONN_WINDOW (64 << 20)    /* the connection's receive window */
 #define ACCEPT_TIMEOUT_MS 10000   /* an accepted peer's handshake and SETTINGS */
-
-int64_t md_h2_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- the loop's set-up and wake-ups ---- */
 
@@ -152,7 +146,7 @@ md_h2conn *md_h2conn_new(md_h2loop *l, int fd, SSL_CTX *ctx, const char *server_
 	c->fd = fd;
 	c->ssl = ssl;
 	c->id = ++l->next_id;
-	c->deadline = md_h2_now_ms() + timeout_ms;
+	c->deadline = md_time_now_ms() + timeout_ms;
 	c->more = 1; /* a client speaks first: serve it on the first turn */
 	c->next = l->conns;
 	if (l->conns)
@@ -321,7 +315,7 @@ static void accept_all(md_h2loop *l)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {
 				md_log_debug("grpc: accept: %s", strerror(errno));
-				l->listen_pause_until = md_h2_now_ms() + 100;
+				l->listen_pause_until = md_time_now_ms() + 100;
 			}
 			return;
 		}
@@ -338,7 +332,7 @@ static void accept_all(md_h2loop *l)
 static void begin_stop(md_h2loop *l)
 {
 	l->stopping = 1;
-	l->stop_deadline = md_h2_now_ms() + l->role->grace_ms;
+	l->stop_deadline = md_time_now_ms() + l->role->grace_ms;
 	if (l->listen_fd >= 0) {
 		close(l->listen_fd);
 		l->listen_fd = -1;
@@ -366,7 +360,7 @@ static void begin_stop(md_h2loop *l)
  * ended. */
 static void after_turn(md_h2loop *l)
 {
-	int64_t now = md_h2_now_ms();
+	int64_t now = md_time_now_ms();
 	for (md_h2conn *c = l->conns, *next; c; c = next) {
 		next = c->next;
 		if (c->deadline && now >= c->deadline) {
@@ -414,7 +408,7 @@ static int pollset_add(struct pollset *p, int fd, short ev, md_h2conn *c)
  * connections) and says how long poll may wait. */
 static int turn_prepare(md_h2loop *l, struct pollset *p, int *timeout)
 {
-	int64_t now = md_h2_now_ms();
+	int64_t now = md_time_now_ms();
 	int64_t wake_at = l->stopping ? l->stop_deadline : -1;
 	int listen = l->listen_fd >= 0 && now >= l->listen_pause_until;
 	if (l->listen_fd >= 0 && !listen && (wake_at < 0 || l->listen_pause_until < wake_at))
@@ -491,7 +485,7 @@ int md_h2loop_run(md_h2loop *l, md_error *err)
 	for (;;) {
 		if (atomic_load(&l->stop_req) && !l->stopping)
 			begin_stop(l);
-		if (l->stopping && (!l->conns || md_h2_now_ms() >= l->stop_deadline))
+		if (l->stopping && (!l->conns || md_time_now_ms() >= l->stop_deadline))
 			break;
 		int timeout;
 		if (turn_prepare(l, &p, &timeout) != 0) {

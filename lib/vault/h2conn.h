@@ -186,8 +186,6 @@ struct md_h2loop {
 	int64_t listen_pause_until;
 };
 
-int64_t md_h2_now_ms(void);
-
 /* ctx: for connections accepted on listen_fd (which the loop then owns);
  * NULL and -1 for a loop that only dials. */
 int md_h2loop_init(md_h2loop *l, const md_h2role *role, SSL_CTX *ctx, int listen_fd,

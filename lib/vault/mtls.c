@@ -7,6 +7,7 @@
  * hosts present exactly the certificate they put in PLUGIN_CLIENT_CERT).
  */
 #include "vault/mtls.h"
+#include "base/base64.h"
 #include "base/rand.h"
 
 #include <pthread.h>
@@ -128,24 +129,14 @@ static int set_extensions(X509 *x)
 	return 0;
 }
 
-/* base64 without padding (Go's base64.RawStdEncoding). */
+/* base64 without padding (Go's base64.RawStdEncoding), as a plain
+ * string: a certificate is public. */
 static char *b64_raw(const unsigned char *p, size_t n)
 {
-	if (n > (size_t)INT32_MAX / 2)
+	_cleanup_secret_ md_secret *b = md_secret_new(4 * ((n + 2) / 3));
+	if (!b || md_b64_encode(b, p, n, false) < 0)
 		return NULL;
-	size_t cap = 4 * ((n + 2) / 3) + 1;
-	char *out = malloc(cap);
-	if (out == NULL)
-		return NULL;
-	int len = EVP_EncodeBlock((unsigned char *)out, p, (int)n);
-	if (len < 0) {
-		free(out);
-		return NULL;
-	}
-	while (len > 0 && out[len - 1] == '=')
-		len--;
-	out[len] = '\0';
-	return out;
+	return strdup(md_secret_str(b));
 }
 
 static char *cert_pem(X509 *x)
