@@ -681,7 +681,7 @@ END_TEST
 
 Suite *suite_exec(void)
 {
-	Suite *s = suite_create("exec");
+	Suite *s = h_suite("exec");
 	TCase *tc = h_tcase("exec");
 	tcase_add_test(tc, child_gets_token_not_admin);
 	tcase_add_test(tc, admin_token_from_env_not_passed_on);

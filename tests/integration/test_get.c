@@ -264,7 +264,7 @@ END_TEST
 
 Suite *suite_get(void)
 {
-	Suite *s = suite_create("get");
+	Suite *s = h_suite("get");
 	TCase *tc = h_tcase("get");
 	tcase_add_unchecked_fixture(tc, NULL, purge_keys);
 	tcase_add_test(tc, keyring_caches_and_refreshes);

@@ -340,7 +340,7 @@ END_TEST
 
 Suite *suite_hardening(void)
 {
-	Suite *s = suite_create("hardening");
+	Suite *s = h_suite("hardening");
 	TCase *tc = h_tcase("hardening");
 	tcase_add_test(tc, token_create_stdout_closed_mints_nothing);
 	tcase_add_test(tc, get_stdout_closed_mints_nothing);

@@ -301,7 +301,7 @@ END_TEST
 
 Suite *suite_plugin(void)
 {
-	Suite *s = suite_create("plugin");
+	Suite *s = h_suite("plugin");
 	TCase *tc = h_tcase("plugin");
 	tcase_add_test(tc, mount_sequence_and_shutdown);
 	tcase_add_test(tc, config_round_trip_through_brokered_storage);

@@ -491,7 +491,7 @@ END_TEST
 
 Suite *suite_retry(void)
 {
-	Suite *s = suite_create("retry");
+	Suite *s = h_suite("retry");
 	TCase *tc = h_tcase("retry");
 	tcase_add_test(tc, get_503_retry_after_then_ok);
 	tcase_add_test(tc, persistent_503_gives_up_transient);

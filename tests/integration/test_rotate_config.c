@@ -444,7 +444,7 @@ END_TEST
 
 Suite *suite_rotate_config(void)
 {
-	Suite *s = suite_create("rotate_config");
+	Suite *s = h_suite("rotate_config");
 	TCase *tc = h_tcase("rotate_config");
 	tcase_add_loop_test(tc, three_roles, 0, 2);
 	tcase_add_test(tc, ttl_none_warns);

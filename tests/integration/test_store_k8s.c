@@ -674,7 +674,7 @@ END_TEST
 
 Suite *suite_store_k8s(void)
 {
-	Suite *s = suite_create("store_k8s");
+	Suite *s = h_suite("store_k8s");
 	TCase *tc = h_tcase("store_k8s");
 	tcase_add_unchecked_fixture(tc, fake_start, fake_stop);
 	tcase_add_checked_fixture(tc, fake_reset, NULL);

@@ -635,7 +635,7 @@ END_TEST
 
 Suite *suite_store_vault(void)
 {
-	Suite *s = suite_create("store_vault");
+	Suite *s = h_suite("store_vault");
 	TCase *tc = h_tcase("store_vault");
 	tcase_add_unchecked_fixture(tc, fake_start, fake_stop);
 	tcase_add_checked_fixture(tc, fv_reset, NULL);
