@@ -130,8 +130,13 @@ demo: deps
 	@sh tests/demo.sh $(B)
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(B)/vault-host
+	@$(MAKE) --no-print-directory all $(B)/vault-host $(B)/bench/deadlines
 	@sh bench/bench.sh $(B)
+
+# Wall-clock numbers the tests do not assert (bench/deadlines.c).
+$(B)/bench/deadlines: bench/deadlines.c $(call layer_lib,net) $(call layer_lib,base)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call layer_lib,net) $(call layer_lib,base) -ldl -lpthread
 
 # Scheduling files (packaging/README.md): the systemd template unit and
 # timer where systemd looks for a package's units ($(PREFIX)/lib/systemd/system:
