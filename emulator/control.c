@@ -170,20 +170,28 @@ static void ctl_faults_clear(struct emu_call *c)
 	faults_reply(c);
 }
 
-/* Every request a hold fault holds goes on (and is logged once done). */
-static void ctl_release(struct emu_call *c)
+/* 200 {"KEY": true} (with the clock when with_now). */
+static void reply_done(struct emu_call *c, const char *key, bool with_now)
 {
-	emu_http_release();
-	md_secret *b = md_secret_new(64);
+	md_secret *b = md_secret_new(128);
 	md_jw w;
 	if (b) {
 		md_jw_init(&w, b);
 		md_jw_obj_begin(&w);
-		md_jw_key(&w, "released");
+		md_jw_key(&w, key);
 		md_jw_bool(&w, true);
+		if (with_now)
+			write_now(&w);
 		md_jw_obj_end(&w);
 	}
 	emu_reply_json(c, 200, b, b ? &w : NULL);
+}
+
+/* Every request a hold fault holds goes on (and is logged once done). */
+static void ctl_release(struct emu_call *c)
+{
+	emu_http_release();
+	reply_done(c, "released", false);
 }
 
 /* ---- config ---- */
@@ -239,17 +247,7 @@ static void ctl_reset(struct emu_call *c)
 	emu_faults_clear();
 	emu_http_release();
 	emu_reqlog_clear();
-	md_secret *b = md_secret_new(128);
-	md_jw w;
-	if (b) {
-		md_jw_init(&w, b);
-		md_jw_obj_begin(&w);
-		md_jw_key(&w, "reset");
-		md_jw_bool(&w, true);
-		write_now(&w);
-		md_jw_obj_end(&w);
-	}
-	emu_reply_json(c, 200, b, b ? &w : NULL);
+	reply_done(c, "reset", true);
 }
 
 static const struct ctl_route ctl_routes[] = {

@@ -75,6 +75,9 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+sys.dont_write_bytecode = True  # no __pycache__ beside the fakes
+from hold import generation, hold, release  # noqa: E402 (tests/fakes/hold.py)
+
 SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
@@ -113,24 +116,6 @@ def merge_patch(target, patch):
     return out
 
 
-# Requests a "hold" fault holds wait for the next release (a generation bump).
-RELEASE = threading.Condition()
-RELEASE_GEN = [0]
-
-
-def hold(gen, seconds):
-    """Waits until a release after generation gen (read when the fault was
-    taken: a release sent once a test saw it taken always counts)."""
-    with RELEASE:
-        RELEASE.wait_for(lambda: RELEASE_GEN[0] != gen, seconds)
-
-
-def release():
-    with RELEASE:
-        RELEASE_GEN[0] += 1
-        RELEASE.notify_all()
-
-
 class State:
     def __init__(self, tokens, namespaces, deny):
         self.lock = threading.Lock()
@@ -161,7 +146,7 @@ class State:
                     continue
                 if f["count"] > 0:
                     f["count"] -= 1
-                return dict(f, gen=RELEASE_GEN[0])
+                return dict(f, gen=generation())
         return None
 
     def bump(self, ns, name):

@@ -66,6 +66,9 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit, parse_qs
 
+sys.dont_write_bytecode = True  # no __pycache__ beside the fakes
+from hold import generation, hold, release  # noqa: E402 (tests/fakes/hold.py)
+
 LOCK = threading.Lock()
 ARGS = None
 ROOT_TOKEN = None
@@ -93,23 +96,6 @@ class State:
 
 
 STATE = State()
-
-# Requests a "hold" fault holds wait for the next release (a generation bump).
-RELEASE = threading.Condition()
-RELEASE_GEN = [0]
-
-
-def hold(gen, seconds):
-    """Waits until a release after generation gen (read when the fault was
-    taken: a release sent once a test saw it taken always counts)."""
-    with RELEASE:
-        RELEASE.wait_for(lambda: RELEASE_GEN[0] != gen, seconds)
-
-
-def release():
-    with RELEASE:
-        RELEASE_GEN[0] += 1
-        RELEASE.notify_all()
 
 
 def sha(v):
@@ -291,7 +277,7 @@ class Handler(BaseHTTPRequestHandler):
                 if c > 0:
                     f["count"] = c - 1
                 f["hits"] = f.get("hits", 0) + 1
-                return dict(f, gen=RELEASE_GEN[0])
+                return dict(f, gen=generation())
         return None
 
     def bump(self, ns, path):
