@@ -221,12 +221,15 @@ tests: $(UNIT_BIN) $(B)/tests/test_integration $(PLUGIN_BIN) $(B)/vault-host $(i
 # The test phase (tests/run_all.sh) runs every unit binary, integration test
 # case (each with its own emulator and fakes), fuzz target and the layers
 # check side by side, TEST_JOBS at a time (default 4 per core), each fuzz
-# target for CHECK_FUZZ_RUNS executions; then the leak scan.
+# target for CHECK_FUZZ_SECONDS (or CHECK_FUZZ_RUNS executions, when set);
+# then the leak scan.
 TEST_JOBS ?=
-CHECK_FUZZ_RUNS ?= 50000
+CHECK_FUZZ_SECONDS ?= 2
+CHECK_FUZZ_RUNS ?=
 check: deps
 	@$(MAKE) --no-print-directory all tests SANITIZE=$(SANITIZE)
-	@TEST_JOBS=$(TEST_JOBS) FUZZ_RUNS=$(CHECK_FUZZ_RUNS) sh tests/run_all.sh $(B)
+	@TEST_JOBS=$(TEST_JOBS) FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS) FUZZ_RUNS=$(CHECK_FUZZ_RUNS) \
+		sh tests/run_all.sh $(B)
 
 # Pieces of `make check`, for quick runs while working.
 unit: $(UNIT_BIN)

@@ -5,9 +5,10 @@
 #
 # Jobs: each unit test binary; each integration test case, in a process of
 # its own with its own emulator and fakes on ports the OS picks
-# (`test_integration --list`); each fuzz target, a fixed FUZZ_RUNS
-# executions (default 50000) after its committed crash inputs; the layers
-# check. At most TEST_JOBS run at once (default 4 per core: most jobs wait
+# (`test_integration --list`); each fuzz target after its committed crash
+# inputs, for FUZZ_SECONDS (default 2; its number of executions varies too
+# much from run to run to bound its time) or, when set, FUZZ_RUNS
+# executions; the layers check. At most TEST_JOBS run at once (default 4 per core: most jobs wait
 # on servers and on mdcred's timeouts), the longest first as the last run
 # measured them ($BUILD_DIR/tests/durations). The leak scan runs last,
 # alone, over everything the run produced.
@@ -51,7 +52,7 @@ B=$b
 PYTHON=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || PYTHON=python3
 export B PYTHON MDCRED_BIN="$b/mdcred" EMULATOR_BIN="$b/mdcred-emulator" TEST_RUN_DIR="$run" \
 	VAULT_HOST_BIN="$b/vault-host" PLUGIN_BIN="$b/vault-plugin-secrets-motherduck" \
-	FUZZ_RUNS="${FUZZ_RUNS:-50000}"
+	FUZZ_SECONDS="${FUZZ_SECONDS:-2}" FUZZ_RUNS="${FUZZ_RUNS:-}"
 cores=$(nproc 2>/dev/null || echo 2)
 jobs=${TEST_JOBS:-$((cores * 4))}
 
