@@ -75,9 +75,12 @@ int md_http_set_content_type(md_http *h, const char *content_type);
  *    (read once, before main, never again): every wait returns at once and
  *    moves a process-wide virtual clock forward instead (now() is the real
  *    time plus every virtual wait so far), and each wait is logged at debug
- *    level as "virtual wait N ms (not slept)", so a test running the real
- *    binary in a child process asserts on the wait that was meant, not on
- *    wall time. Any other value, or none, is the real clock.
+ *    level as "virtual wait N ms (not slept ...)", so a test running the
+ *    real binary in a child process asserts on the wait that was meant,
+ *    not on wall time. Any other value, or none, is the real clock. It is
+ *    for tests only (every program linking this, mdcred and the plugin,
+ *    reads it): set outside tests it only removes the pauses between a
+ *    request's --retries attempts.
  *  - md_http_set_clock() in-process (unit tests); NULL restores the clock
  *    chosen at start. Not for use while requests are in flight.
  * sleep_ms may be called from several threads at once (rotate --config). */
