@@ -6,12 +6,12 @@
 # Jobs: each unit test binary; each integration test case, in a process of
 # its own with its own emulator and fakes on ports the OS picks
 # (`test_integration --list`); each fuzz target after its committed crash
-# inputs, for FUZZ_SECONDS (default 2; its number of executions varies too
-# much from run to run to bound its time) or, when set, FUZZ_RUNS
-# executions; the layers check. At most TEST_JOBS run at once (default 4 per core: most jobs wait
-# on servers and on mdcred's timeouts), the longest first as the last run
-# measured them ($BUILD_DIR/tests/durations). The leak scan runs last,
-# alone, over everything the run produced.
+# inputs, for FUZZ_SECONDS (default 2: a number of executions varies too
+# much in time from run to run) or, when set, FUZZ_RUNS executions; the
+# layers check. At most TEST_JOBS run at once (default 4 per core: most
+# jobs wait on servers and on mdcred's timeouts), the longest first as the
+# last run measured them ($BUILD_DIR/tests/durations). The leak scan runs
+# last, alone, over everything the run produced.
 #
 # Counts: every Check test is one check; a test that prints a line starting
 # "SKIPPED: " (it could not run here: no kernel keyring, not root) counts as
