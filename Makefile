@@ -131,8 +131,13 @@ demo: deps
 	@sh tests/demo.sh $(B)
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(B)/vault-host
+	@$(MAKE) --no-print-directory all $(B)/vault-host $(B)/bench/deadlines
 	@sh bench/bench.sh $(B)
+
+# Wall-clock numbers the tests do not assert (bench/deadlines.c).
+$(B)/bench/deadlines: bench/deadlines.c $(call layer_lib,net) $(call layer_lib,base)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call layer_lib,net) $(call layer_lib,base) -ldl -lpthread
 
 # Scheduling files (packaging/README.md): the systemd template unit and
 # timer where systemd looks for a package's units ($(PREFIX)/lib/systemd/system:
@@ -214,18 +219,29 @@ clean:
 
 tests: $(UNIT_BIN) $(B)/tests/test_integration $(PLUGIN_BIN) $(B)/vault-host $(if $(SANITIZE),,$(FUZZ_BIN))
 
+# The test phase (tests/run_all.sh) runs every unit binary, integration test
+# case (each with its own emulator and fakes), fuzz target and the layers
+# check side by side, TEST_JOBS at a time (default 4 per core), each fuzz
+# target for CHECK_FUZZ_SECONDS (or CHECK_FUZZ_RUNS executions, when set);
+# then the leak scan.
+TEST_JOBS ?=
+CHECK_FUZZ_SECONDS ?= 2
+CHECK_FUZZ_RUNS ?=
 check: deps
 	@$(MAKE) --no-print-directory all tests SANITIZE=$(SANITIZE)
-	@sh tests/run_all.sh $(B)
+	@TEST_JOBS=$(TEST_JOBS) FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS) FUZZ_RUNS=$(CHECK_FUZZ_RUNS) \
+		sh tests/run_all.sh $(B)
 
 # Pieces of `make check`, for quick runs while working.
 unit: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do CK_FORK=yes $$t || exit 1; done
 
+# Every suite in one process, one after another (CK_RUN_SUITE=NAME
+# CK_RUN_CASE=CASE narrows it; `test_integration --list` names them).
 integration: $(B)/tests/test_integration $(B)/mdcred $(B)/mdcred-emulator
 	@mkdir -p tests/run
 	MDCRED_BIN=$(B)/mdcred EMULATOR_BIN=$(B)/mdcred-emulator TEST_RUN_DIR=tests/run \
-		$(B)/tests/test_integration
+		VAULT_HOST_BIN=$(B)/vault-host PLUGIN_BIN=$(PLUGIN_BIN) $(B)/tests/test_integration
 .SECONDARY:
 
 # What the compiler recorded of each object's headers (-MMD).

@@ -4,7 +4,8 @@
 # injection against plain env, side by side; rotating BENCH_ROLES (default
 # 1000) roles with `rotate --config` against a shell loop of the seed's curl
 # commands, with 20 ms of latency per request (bench/rotate_bench.py, its own
-# emulator); writes bench/RESULTS.md.
+# emulator); the wall-clock deadlines tests do not assert (bench/deadlines.c,
+# the plugin's broker deadline); writes bench/RESULTS.md.
 # No token appears in a command line: the admin token is read from a 0600
 # header file and the env comparison uses a dummy value of the same length.
 set -eu
@@ -58,5 +59,11 @@ $py bench/peak_rss.py 9 "mdcred token create::$c_md" "curl POST (bare)::$c_bare"
 $py bench/plugin_bench.py "$b/vault-host" "$b/vault-plugin-secrets-motherduck" \
 	"$b/go-reference-plugin" "$run/plugin.json"
 $py bench/rotate_bench.py "$b" "$run"
+# Wall-clock numbers the tests do not assert: the multi driver's stop, and
+# the plugin's deadline for a broker id that never comes (about 5 s).
+"$b/bench/deadlines" >"$run/deadlines.json"
+mkdir -p "$run/broker-sock"
+"$b/vault-host" -plugin "$b/vault-plugin-secrets-motherduck" -storage "$run/broker-storage.json" \
+	-log "$run/broker-plugin.log" -env "TMPDIR=$run/broker-sock" setup-no-broker >"$run/broker.json"
 $py bench/report.py "$run"
 sh tests/leakscan.sh "$run"

@@ -203,6 +203,25 @@ def rotation_section(rot):
 rot_path = os.path.join(run, "rotate.json")
 if os.path.exists(rot_path):
     lines += rotation_section(load("rotate.json"))
+if os.path.exists(os.path.join(run, "deadlines.json")):
+    dl = load("deadlines.json")
+    broker = load("broker.json") if os.path.exists(os.path.join(run, "broker.json")) else {}
+    lines += [
+        "## Deadlines and prompt stops",
+        "",
+        "Wall time that the tests check only for the outcome (a test makes no "
+        "claim about wall time):",
+        "",
+        "| what | measured | expected |",
+        "|---|---|---|",
+        f"| {dl['multi_free_rounds']} idle `md_http_multi` drivers freed while in their poll | "
+        f"{dl['multi_free_ms']:.1f} ms in all, worst {dl['multi_free_worst_ms']:.1f} ms | "
+        "far under 1 s a round (a lost wake-up costs the 1 s poll timeout) |",
+    ]
+    if "elapsed_ms" in broker:
+        lines.append(f"| plugin setup with a broker id that never comes | "
+                     f"{float(broker['elapsed_ms']):.0f} ms | about 5 s, then an error |")
+    lines.append("")
 notes_path = os.path.join(os.path.dirname(__file__), "NOTES.md")
 if os.path.exists(notes_path):
     with open(notes_path) as f:

@@ -2,8 +2,8 @@
  *
  * Owns: GET /_emulator/state (the org, the clock, pending faults and the
  * request log, never a token value), POST /_emulator/clock, GET, POST and
- * DELETE /_emulator/faults, GET and POST /_emulator/config, and POST
- * /_emulator/reset. Handlers run under emu_lock(). README.md beside this
+ * DELETE /_emulator/faults, POST /_emulator/release, GET and POST
+ * /_emulator/config, and POST /_emulator/reset. Handlers run under emu_lock(). README.md beside this
  * file documents each body.
  */
 #include "emu.h"
@@ -170,6 +170,30 @@ static void ctl_faults_clear(struct emu_call *c)
 	faults_reply(c);
 }
 
+/* 200 {"KEY": true} (with the clock when with_now). */
+static void reply_done(struct emu_call *c, const char *key, bool with_now)
+{
+	md_secret *b = md_secret_new(128);
+	md_jw w;
+	if (b) {
+		md_jw_init(&w, b);
+		md_jw_obj_begin(&w);
+		md_jw_key(&w, key);
+		md_jw_bool(&w, true);
+		if (with_now)
+			write_now(&w);
+		md_jw_obj_end(&w);
+	}
+	emu_reply_json(c, 200, b, b ? &w : NULL);
+}
+
+/* Every request a hold fault holds goes on (and is logged once done). */
+static void ctl_release(struct emu_call *c)
+{
+	emu_http_release();
+	reply_done(c, "released", false);
+}
+
 /* ---- config ---- */
 
 static void config_reply(struct emu_call *c)
@@ -221,18 +245,9 @@ static void ctl_reset(struct emu_call *c)
 {
 	emu_org_reset();
 	emu_faults_clear();
+	emu_http_release();
 	emu_reqlog_clear();
-	md_secret *b = md_secret_new(128);
-	md_jw w;
-	if (b) {
-		md_jw_init(&w, b);
-		md_jw_obj_begin(&w);
-		md_jw_key(&w, "reset");
-		md_jw_bool(&w, true);
-		write_now(&w);
-		md_jw_obj_end(&w);
-	}
-	emu_reply_json(c, 200, b, b ? &w : NULL);
+	reply_done(c, "reset", true);
 }
 
 static const struct ctl_route ctl_routes[] = {
@@ -241,6 +256,7 @@ static const struct ctl_route ctl_routes[] = {
 	{"GET", "faults", faults_reply},
 	{"POST", "faults", ctl_faults_add},
 	{"DELETE", "faults", ctl_faults_clear},
+	{"POST", "release", ctl_release},
 	{"GET", "config", config_reply},
 	{"POST", "config", ctl_config_set},
 	{"POST", "reset", ctl_reset},

@@ -154,6 +154,9 @@ void emu_token_meta(md_jw *w, const struct emu_token *t);
 int emu_http_start(const struct sockaddr *sa, bool tls, const char *cert,
 		   const char *key, unsigned *port, md_error *err);
 void emu_http_stop(void);
+/* Lets every request a "hold" fault holds go on (POST /_emulator/release,
+ * and a reset). */
+void emu_http_release(void);
 void emu_reply_json(struct emu_call *c, unsigned status, md_secret *body, md_jw *w);
 void emu_reply_error(struct emu_call *c, unsigned status, const char *message,
 		     const struct emu_issues *iss);
@@ -177,7 +180,9 @@ void emu_api_instances_get(struct emu_call *c, struct emu_user *u);
 void emu_api_instances_put(struct emu_call *c, const char *username);
 
 /* ---- faults.c ---- */
-enum emu_action { EMU_F_NONE = 0, EMU_F_STATUS, EMU_F_DROP, EMU_F_DROP_AFTER, EMU_F_DELAY };
+enum emu_action {
+	EMU_F_NONE = 0, EMU_F_STATUS, EMU_F_DROP, EMU_F_DROP_AFTER, EMU_F_DELAY, EMU_F_HOLD
+};
 struct emu_fault_hit {
 	enum emu_action action;
 	unsigned status;

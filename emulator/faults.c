@@ -5,7 +5,8 @@
  * listing them), the log of /v1/ requests that /_emulator/state shows
  * (method, path without query, status; the newest REQLOG_MAX entries are
  * kept, request_count counts all) and the count of /v1/ requests in
- * progress (max_in_flight: the most at once since the last reset).
+ * progress (in_flight; max_in_flight: the most at once since the last
+ * reset).
  * Callers hold emu_lock().
  */
 #include "emu.h"
@@ -56,13 +57,14 @@ const char *emu_action_name(enum emu_action a)
 	case EMU_F_DROP: return "drop";
 	case EMU_F_DROP_AFTER: return "drop_after";
 	case EMU_F_DELAY: return "delay";
+	case EMU_F_HOLD: return "hold";
 	default: return "none";
 	}
 }
 
 static enum emu_action action_parse(const char *s)
 {
-	for (enum emu_action a = EMU_F_STATUS; a <= EMU_F_DELAY; a++)
+	for (enum emu_action a = EMU_F_STATUS; a <= EMU_F_HOLD; a++)
 		if (strcmp(s, emu_action_name(a)) == 0)
 			return a;
 	return EMU_F_NONE;
@@ -153,7 +155,7 @@ static void parse_action(const md_json *doc, struct fault *f, struct emu_issues 
 	if (md_json_str(doc, t, buf, sizeof buf) < 0 ||
 	    (f->action = action_parse(buf)) == EMU_F_NONE) {
 		f->action = EMU_F_STATUS;
-		emu_issue(iss, "action: must be one of status, drop, drop_after, delay");
+		emu_issue(iss, "action: must be one of status, drop, drop_after, delay, hold");
 	}
 }
 
@@ -187,6 +189,8 @@ int emu_fault_add(const md_json *doc, struct emu_issues *iss)
 		if (!present(doc, md_json_get(doc, 0, "delay_ms")))
 			emu_issue(iss, "delay_ms: is required for action \"delay\"");
 	}
+	if (f->action == EMU_F_HOLD) /* at most delay_ms: a forgotten release never hangs */
+		f->delay_ms = (long)parse_int(doc, "delay_ms", 0, FAULT_DELAY_MAX, 60000, iss);
 	if (fl_len >= FAULTS_MAX)
 		emu_issue(iss, "too many pending fault rules (at most %d)", FAULTS_MAX);
 	if (iss->n > 0) {
@@ -269,7 +273,7 @@ void emu_faults_write(md_jw *w)
 			md_jw_key(w, "retry_after");
 			md_jw_str(w, f->retry_after);
 		}
-		if (f->action == EMU_F_DELAY) {
+		if (f->action == EMU_F_DELAY || f->action == EMU_F_HOLD) {
 			md_jw_key(w, "delay_ms");
 			md_jw_int(w, f->delay_ms);
 		}
@@ -338,6 +342,8 @@ void emu_reqlog_write(md_jw *w)
 	md_jw_int(w, (long long)rl_total);
 	md_jw_key(w, "max_in_flight");
 	md_jw_int(w, rl_max_in_flight);
+	md_jw_key(w, "in_flight");
+	md_jw_int(w, rl_in_flight);
 }
 
 void emu_reqlog_clear(void)

@@ -1,7 +1,8 @@
 /* http.c - the libmicrohttpd side of the emulator.
  *
- * Owns: the daemon (one thread per connection, so a "delay" fault sleeps
- * without holding up other clients), request body accumulation across calls
+ * Owns: the daemon (one thread per connection, so a "delay" or "hold"
+ * fault waits without holding up other clients), the release of held
+ * requests, request body accumulation across calls
  * of the access handler, splitting and percent-decoding the path, applying
  * fault rules, dispatch to the /v1/ and /_emulator/ routers, the request log
  * and in-flight hooks (a /v1/ request is in flight from before its faults,
@@ -322,7 +323,21 @@ static char *path_for_log(const char *path)
 
 /* ---- one request ---- */
 
-static void http_sleep_ms(long ms)
+/* Bumped by each release: a held request waits for it to change. */
+static unsigned long http_release_gen;
+
+static unsigned long http_release_now(void)
+{
+	pthread_mutex_lock(&http_stop_mx);
+	unsigned long gen = http_release_gen;
+	pthread_mutex_unlock(&http_stop_mx);
+	return gen;
+}
+
+/* Waits ms, or (hold) until a release after generation gen (read when the
+ * fault was taken, so a release sent once the test saw it taken always
+ * counts), at most ms; a stop ends either wait. */
+static void http_sleep_ms(long ms, bool hold, unsigned long gen)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -334,8 +349,16 @@ static void http_sleep_ms(long ms)
 	}
 	pthread_mutex_lock(&http_stop_mx);
 	int rc = 0;
-	while (!http_stopping && rc != ETIMEDOUT)
+	while (!http_stopping && rc != ETIMEDOUT && !(hold && gen != http_release_gen))
 		rc = pthread_cond_timedwait(&http_stop_cv, &http_stop_mx, &ts);
+	pthread_mutex_unlock(&http_stop_mx);
+}
+
+void emu_http_release(void)
+{
+	pthread_mutex_lock(&http_stop_mx);
+	http_release_gen++;
+	pthread_cond_broadcast(&http_stop_cv);
 	pthread_mutex_unlock(&http_stop_mx);
 }
 
@@ -370,10 +393,9 @@ static void log_line(const struct emu_call *c, const char *path,
 	if (hit->action == EMU_F_DROP)
 		md_log_info("%s %s -> dropped (fault)", c->method, path ? path : "?");
 	else
-		md_log_info("%s %s -> %u%s%s", c->method, path ? path : "?", c->rep.status, who,
-			    hit->action ? (hit->action == EMU_F_DROP_AFTER ? " [fault: drop_after]"
-					   : hit->action == EMU_F_DELAY ? " [fault: delay]"
-					   : " [fault: status]") : "");
+		md_log_info("%s %s -> %u%s%s%s%s", c->method, path ? path : "?", c->rep.status, who,
+			    hit->action ? " [fault: " : "",
+			    hit->action ? emu_action_name(hit->action) : "", hit->action ? "]" : "");
 }
 
 static void secret_free_cb(void *cls)
@@ -427,6 +449,7 @@ static enum MHD_Result http_finish(struct MHD_Connection *conn, const char *url,
 {
 	struct emu_call c;
 	struct emu_fault_hit hit = {0};
+	unsigned long gen = 0;
 	call_init(&c, conn, url, method, r);
 	bool control = strncmp(url, "/_emulator/", 11) == 0;
 	bool v1 = strncmp(url, "/v1/", 4) == 0;
@@ -436,10 +459,12 @@ static enum MHD_Result http_finish(struct MHD_Connection *conn, const char *url,
 		if (v1)
 			emu_reqlog_begin();
 		emu_fault_take(method, url, &hit);
+		if (hit.action == EMU_F_HOLD)
+			gen = http_release_now(); /* releases run under emu_lock() too */
 		emu_unlock();
 	}
-	if (hit.action == EMU_F_DELAY)
-		http_sleep_ms(hit.delay_ms);
+	if (hit.action == EMU_F_DELAY || hit.action == EMU_F_HOLD)
+		http_sleep_ms(hit.delay_ms, hit.action == EMU_F_HOLD, gen);
 
 	emu_lock();
 	if (r->oom)

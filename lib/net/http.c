@@ -244,6 +244,61 @@ static void header_value(const char *p, size_t len, size_t namelen, char *out, s
 	out[n] = '\0';
 }
 
+/* ---- the retry loop's clock (http.h: md_http_clock) ---- */
+
+static void real_sleep_ms(void *ctx, long ms)
+{
+	(void)ctx;
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+static time_t real_now(void *ctx)
+{
+	(void)ctx;
+	return time(NULL);
+}
+
+/* The virtual clock: milliseconds of waits not slept, process-wide. */
+static long long virtual_ms;
+
+static void virtual_sleep_ms(void *ctx, long ms)
+{
+	(void)ctx;
+	long long at = __atomic_add_fetch(&virtual_ms, ms, __ATOMIC_RELAXED);
+	md_log_debug("virtual wait %ld ms (not slept; virtual clock +%lld ms)", ms, at);
+}
+
+static time_t virtual_now(void *ctx)
+{
+	(void)ctx;
+	return time(NULL) + (time_t)(__atomic_load_n(&virtual_ms, __ATOMIC_RELAXED) / 1000);
+}
+
+static md_http_clock start_clock = {real_sleep_ms, real_now, NULL};
+static md_http_clock clock_now = {real_sleep_ms, real_now, NULL};
+
+/* Read once, at start (before main): later changes to the environment do
+ * not switch clocks. */
+__attribute__((constructor)) static void http_clock_from_env(void)
+{
+	const char *v = getenv("MDCRED_TEST_VIRTUAL_TIME");
+	if (v && strcmp(v, "1") == 0)
+		start_clock = (md_http_clock){virtual_sleep_ms, virtual_now, NULL};
+	clock_now = start_clock;
+}
+
+void md_http_set_clock(const md_http_clock *c)
+{
+	clock_now = c ? *c : start_clock;
+}
+
+static time_t http_now(void)
+{
+	return clock_now.now(clock_now.ctx);
+}
+
 /* Retry-After: delta-seconds or an HTTP-date. */
 static long parse_retry_after(const char *v)
 {
@@ -254,7 +309,7 @@ static long parse_retry_after(const char *v)
 	time_t t = curl_getdate(v, NULL);
 	if (t < 0)
 		return -1;
-	long d = (long)(t - time(NULL));
+	long d = (long)(t - http_now());
 	return d < 0 ? 0 : d;
 }
 
@@ -340,13 +395,6 @@ static long backoff_ms(int attempt, long retry_after)
 	return (long)(r % (unsigned)(cap + 1)); /* full jitter: uniform in [0, cap] */
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0)
-		;
-}
-
 static int http_fail(md_http *h, const char *method, const char *path, CURLcode cc, int attempts,
 		     md_error *err)
 {
@@ -428,7 +476,7 @@ int md_http_request_typed(md_http *h, const char *method, const char *path, cons
 		long wait = backoff_ms(attempt, cc == CURLE_OK ? rx.retry_after : -1);
 		md_log_warn("%s %s: %s; retrying in %ld.%03ld s (attempt %d of %d)", method, path, what,
 			    wait / 1000, wait % 1000, attempt + 2, h->retries + 1);
-		sleep_ms(wait);
+		clock_now.sleep_ms(clock_now.ctx, wait);
 	}
 }
 

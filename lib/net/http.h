@@ -6,13 +6,14 @@
  * the bearer header kept in secret memory, response bodies received into
  * md_secret, Retry-After parsing, and the retry loop: exponential backoff with
  * full jitter on 429/502/503/504 and network errors, Retry-After honoured
- * (capped at 30 s). curl's verbose mode is never enabled: secrets are always
- * in flight here.
+ * (capped at 30 s), and the clock those waits run on (md_http_clock). curl's
+ * verbose mode is never enabled: secrets are always in flight here.
  */
 #ifndef MD_HTTP_H
 #define MD_HTTP_H
 
 #include <stdbool.h>
+#include <time.h>
 
 #include "base/error.h"
 #include "base/secret.h"
@@ -74,6 +75,33 @@ void md_http_resp_free(md_http_resp *resp);
 /* `_cleanup_resp_ md_http_resp r = {0};`: its body freed (and wiped) at
  * the end of the scope. */
 #define _cleanup_resp_ __attribute__((cleanup(md_http_resp_free)))
+
+/* The clock of the retry loop: the wait between attempts (backoff,
+ * Retry-After) and the time an HTTP-date Retry-After is measured from.
+ * Nothing else uses it: transfer timeouts, TLS, the URL policy, redaction,
+ * what is sent and how many attempts are made never depend on it.
+ *
+ * By default it is the real clock (nanosleep, time(2)). Tests make it
+ * virtual in two ways:
+ *  - MDCRED_TEST_VIRTUAL_TIME=1 in a process's environment when it starts
+ *    (read once, before main, never again): every wait returns at once and
+ *    moves a process-wide virtual clock forward instead (now() is the real
+ *    time plus every virtual wait so far), and each wait is logged at debug
+ *    level as "virtual wait N ms (not slept ...)", so a test running the
+ *    real binary in a child process asserts on the wait that was meant,
+ *    not on wall time. Any other value, or none, is the real clock. It is
+ *    for tests only (every program linking this, mdcred and the plugin,
+ *    reads it): set outside tests it only removes the pauses between a
+ *    request's --retries attempts.
+ *  - md_http_set_clock() in-process (unit tests); NULL restores the clock
+ *    chosen at start. Not for use while requests are in flight.
+ * sleep_ms may be called from several threads at once (rotate --config). */
+typedef struct {
+	void (*sleep_ms)(void *ctx, long ms);
+	time_t (*now)(void *ctx);
+	void *ctx;
+} md_http_clock;
+void md_http_set_clock(const md_http_clock *clock);
 
 /* Appends curl-escaped s to out as one URL path segment. */
 int md_http_path_segment(md_secret *out, const char *s);

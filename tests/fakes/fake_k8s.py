@@ -24,12 +24,14 @@ Errors are Status objects {"kind":"Status","apiVersion":"v1","metadata":{},
 
 Control plane (no auth; never returns secret data):
   POST   /_fake/faults  {"method","path" (prefix),"status","retry_after",
-                         "action": "status"|"drop"|"drop_after"|"delay"|"bump"|"reflect",
+                         "action": "status"|"drop"|"drop_after"|"delay"|"hold"|"bump"|"reflect",
                          "delay_ms","count" (default 1; -1 forever),"echo"}
            status: answer status with a Status object (request not processed);
            drop: close the connection without an answer (not processed);
            drop_after: process the request, then close without an answer;
            delay: wait delay_ms, then process normally;
+           hold: wait for POST /_fake/release (or a reset), at most delay_ms
+                 (default 60000), then process normally;
            bump: another writer changes the Secret named by the path first
                  (annotation fake.k8s.io/bumped, new resourceVersion), then process;
            reflect: a hostile API server: answers status (default 403) with a
@@ -45,11 +47,15 @@ Control plane (no auth; never returns secret data):
                    all     auth, then values, in one message (the default).
   DELETE /_fake/faults  remove all fault rules
   POST   /_fake/bump    {"namespace","name"}: the same change as the bump action
-  POST   /_fake/reset   forget every Secret, fault and logged request
+  POST   /_fake/reset   forget every Secret, fault and logged request; release
+                        held requests
+  POST   /_fake/release held requests go on
   GET    /_fake/state   {"resource_version","namespaces","secrets":[{namespace,name,
                          resourceVersion,immutable,type,keys,annotations}],
                          "requests":[{method,path,status,content_type,auth}],
-                         "request_count","faults"}
+                         "request_count","faults","in_flight"}
+           in_flight: API requests being handled now (a delayed one counts
+           until it is done; tests wait for 0 before they judge)
 It never prints a token or a Secret's data; its log lines are "METHOD PATH STATUS".
 """
 
@@ -68,6 +74,9 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.dont_write_bytecode = True  # no __pycache__ beside the fakes
+from hold import generation, hold, release  # noqa: E402 (tests/fakes/hold.py)
 
 SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
@@ -113,6 +122,7 @@ class State:
         self.tokens = tokens
         self.namespaces = set(namespaces)
         self.deny = set(deny)
+        self.in_flight = 0  # API requests being handled (a reset leaves it)
         self.reset()
 
     def reset(self):
@@ -136,7 +146,7 @@ class State:
                     continue
                 if f["count"] > 0:
                     f["count"] -= 1
-                return dict(f)
+                return dict(f, gen=generation())
         return None
 
     def bump(self, ns, name):
@@ -233,6 +243,15 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path.startswith("/_fake/"):
             return self.control(path, raw)
+        with self.st.lock:
+            self.st.in_flight += 1
+        try:
+            self.handle_api(path, raw)
+        finally:
+            with self.st.lock:
+                self.st.in_flight -= 1
+
+    def handle_api(self, path, raw):
         fault = self.st.take_fault(self.command, path)
         if fault:
             action = fault.get("action", "status")
@@ -255,6 +274,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(code, self.reflect(code, fault.get("echo", "all"), raw))
             if action == "delay":
                 time.sleep(int(fault.get("delay_ms", 1000)) / 1000.0)
+            if action == "hold":
+                hold(fault["gen"], int(fault.get("delay_ms", 60000)) / 1000.0)
             if action == "bump":
                 m = re.match(r"^/api/v1/namespaces/([^/]+)/secrets/([^/]+)$", path)
                 if m:
@@ -456,9 +477,10 @@ class Handler(BaseHTTPRequestHandler):
                      "status": int(body.get("status", 403 if body.get("action") == "reflect"
                                             else 500)),
                      "retry_after": body.get("retry_after"),
-                     "delay_ms": int(body.get("delay_ms", 1000)),
+                     "delay_ms": int(body.get("delay_ms", 60000 if body.get("action") == "hold"
+                                              else 1000)),
                      "count": int(body.get("count", 1)), "echo": body.get("echo", "all")}
-                if f["action"] not in ("status", "drop", "drop_after", "delay", "bump",
+                if f["action"] not in ("status", "drop", "drop_after", "delay", "hold", "bump",
                                        "reflect"):
                     return self.send_json(400, {"error": "unknown action"})
                 st.faults.append(f)
@@ -468,6 +490,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, {"ok": True})
             if path == "/_fake/reset" and self.command == "POST":
                 st.reset()
+                release()
+                return self.send_json(200, {"ok": True})
+            if path == "/_fake/release" and self.command == "POST":
+                release()
                 return self.send_json(200, {"ok": True})
             if path == "/_fake/bump" and self.command == "POST":
                 ok = st.bump(str(body.get("namespace")), str(body.get("name")))
@@ -484,7 +510,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, {
                     "resource_version": str(st.rv), "namespaces": sorted(st.namespaces),
                     "secrets": secrets, "requests": st.requests,
-                    "request_count": len(st.requests), "faults": st.faults})
+                    "request_count": len(st.requests), "faults": st.faults,
+                    "in_flight": st.in_flight})
         return self.send_json(404, {"error": "no such control endpoint"})
 
 

@@ -19,12 +19,14 @@ X-Vault-Namespace (when given) must name a namespace it knows.
 
 Control plane (outside /v1/, unauthenticated, test-only):
   POST /_fake/faults  {"method","path" (prefix),"status","retry_after",
-                       "action": "status"|"drop"|"drop_after"|"delay"|"bump"|"reflect",
+                       "action": "status"|"drop"|"drop_after"|"delay"|"hold"|"bump"|"reflect",
                        "delay_ms","count" (default 1, -1 forever),"message","echo","cut"}
       status:     answer status (with Retry-After if given), do nothing
       drop:       read the request, close the connection without an answer
       drop_after: process the request, then close without an answer
       delay:      sleep delay_ms, then process
+      hold:       wait for POST /_fake/release (or a reset), at most delay_ms
+                  (default 60000), then process
       bump:       another writer writes a new version of the path, then
                   the request is processed (a cas conflict for a writer
                   that read before)
@@ -40,10 +42,13 @@ Control plane (outside /v1/, unauthenticated, test-only):
                               errors joined with "; " are cut at byte "cut"
                               (default 299) 8 bytes before the token's end
                     all       auth and values (the default)
-  DELETE /_fake/faults, POST /_fake/reset (data, login tokens, faults, log)
+  DELETE /_fake/faults, POST /_fake/reset (data, login tokens, faults, log;
+      held requests released), POST /_fake/release (held requests go on)
   GET /_fake/state: versions per namespace/mount/path (each version's keys
       and the SHA-256 of each value, never a value), the request log
-      (method, path, namespace, token kind, status), logins.
+      (method, path, namespace, token kind, status), logins, the fault rules
+      (count left), in_flight (requests being handled now: a delayed one
+      counts until it is done; tests wait for 0 before they judge).
 
 Never prints or logs a token or a stored value. Every token a login issues
 is appended to --record-tokens FILE (the leak scan searches for them).
@@ -61,6 +66,9 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit, parse_qs
 
+sys.dont_write_bytecode = True  # no __pycache__ beside the fakes
+from hold import generation, hold, release  # noqa: E402 (tests/fakes/hold.py)
+
 LOCK = threading.Lock()
 ARGS = None
 ROOT_TOKEN = None
@@ -75,6 +83,7 @@ def now_iso():
 
 class State:
     def __init__(self):
+        self.in_flight = 0  # requests being handled (a reset leaves it)
         self.reset()
 
     def reset(self):
@@ -174,6 +183,15 @@ class Handler(BaseHTTPRequestHandler):
         self._status = None
         if path.startswith("/_fake/"):
             return self.control(path)
+        with LOCK:
+            STATE.in_flight += 1
+        try:
+            self.route_api(url, path)
+        finally:
+            with LOCK:
+                STATE.in_flight -= 1
+
+    def route_api(self, url, path):
         body = self.body_json()
         ns = (self.headers.get("X-Vault-Namespace") or "").strip("/")
         entry = {"method": self.command, "path": path, "namespace": ns, "token": "none",
@@ -203,6 +221,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.drop()
             if act == "delay":
                 time.sleep(int(fault.get("delay_ms", 1000)) / 1000.0)
+            if act == "hold":
+                hold(fault["gen"], int(fault.get("delay_ms", 60000)) / 1000.0)
             if act == "bump":
                 self.bump(ns, path)
             after_drop = act == "drop_after"
@@ -257,7 +277,7 @@ class Handler(BaseHTTPRequestHandler):
                 if c > 0:
                     f["count"] = c - 1
                 f["hits"] = f.get("hits", 0) + 1
-                return dict(f)
+                return dict(f, gen=generation())
         return None
 
     def bump(self, ns, path):
@@ -444,6 +464,10 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_fake/reset" and self.command == "POST":
             with LOCK:
                 STATE.reset()
+            release()
+            return self.send(200, {"ok": True})
+        if path == "/_fake/release" and self.command == "POST":
+            release()
             return self.send(200, {"ok": True})
         if path == "/_fake/state" and self.command == "GET":
             with LOCK:
@@ -457,7 +481,7 @@ class Handler(BaseHTTPRequestHandler):
                                           "sha256": {k: sha(x) for k, x in v["data"].items()}}
                                          for n, v in sorted(e["versions"].items())]}
                 state = {"kv": out, "requests": list(STATE.log), "logins": STATE.logins,
-                         "request_count": len(STATE.log),
+                         "request_count": len(STATE.log), "in_flight": STATE.in_flight,
                          "faults": [{k: v for k, v in f.items()} for f in STATE.faults]}
             return self.send(200, state)
         return self.errors(404, "no such control path")

@@ -29,7 +29,9 @@ values are random: every recorded piece holds random characters. It never
 prints or logs a token; its log lines are "METHOD PATH STATUS".
 
 Control plane (outside /v1/, no auth, test-only):
-  POST /_hostile/reset            accounts as above, mode normal, logs emptied
+  POST /_hostile/reset            accounts as above, mode normal, logs emptied;
+                                  a body {"mode": RULE} then sets RULE as
+                                  /_hostile/mode would (one call per run)
   POST /_hostile/mode  {"mode": NAME, "method": "POST,PUT" (default: any),
                         "path": REGEX (searched in the path; default: any),
                         "count": N (matching requests it applies to; default
@@ -464,11 +466,15 @@ class Handler(BaseHTTPRequestHandler):
             return err(400, "BAD_REQUEST", "bad json")
         with LOCK:
             if path == "/_hostile/reset" and self.command == "POST":
+                mode = body.get("mode") if isinstance(body, dict) else None
+                if mode is not None and not mode_ok(mode):
+                    return err(400, "BAD_REQUEST", "unknown mode")
                 STATE.reset()
+                if mode is not None:
+                    STATE.mode = mode
                 return jans(200, {"ok": True})
             if path == "/_hostile/mode" and self.command == "POST":
-                if not isinstance(body, dict) or body.get("mode") not in (
-                        "normal", "echo", "redirect", "huge", "slow", "bad_token", "ctl", "dup"):
+                if not mode_ok(body):
                     return err(400, "BAD_REQUEST", "unknown mode")
                 STATE.mode = body
                 return jans(200, {"ok": True})
@@ -489,6 +495,11 @@ class Handler(BaseHTTPRequestHandler):
                                               if isinstance(x, str) else x
                                               for x in i["values"])]})
         return err(404, "NOT_FOUND", "no such control path")
+
+
+def mode_ok(rule):
+    return isinstance(rule, dict) and rule.get("mode") in (
+        "normal", "echo", "redirect", "huge", "slow", "bad_token", "ctl", "dup")
 
 
 # --- answers ----------------------------------------------------------------

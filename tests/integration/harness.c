@@ -55,6 +55,13 @@ static void mkdirs(const char *p)
 	mkdir(tmp, 0700);
 }
 
+void h_start(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	setenv("MDCRED_TEST_VIRTUAL_TIME", "1", 1);
+	h_emulator_start();
+}
+
 void h_emulator_start(void)
 {
 	char rd[1024];
@@ -120,13 +127,18 @@ const char *h_record_file(void)
 	return rec;
 }
 
+/* v and a newline in one write: the record is appended to by every test
+ * process and server of the run at once (O_APPEND keeps each write whole). */
 static int append_line(const char *path, int flags, const char *v)
 {
+	char line[256];
+	int n = snprintf(line, sizeof line, "%s\n", v);
 	int fd = open(path, O_WRONLY | O_CREAT | flags, 0600);
-	int rc = fd < 0 || md_file_write_fd(fd, v, strlen(v)) != 0 ||
-			 md_file_write_fd(fd, "\n", 1) != 0
+	int rc = fd < 0 || n <= 0 || (size_t)n >= sizeof line ||
+			 write(fd, line, (size_t)n) != n
 		 ? -1
 		 : 0;
+	explicit_bzero(line, sizeof line);
 	if (fd >= 0)
 		close(fd);
 	return rc;
@@ -195,10 +207,10 @@ void h_fakes_start(h_fakes *f, const char *tag)
 	}
 	snprintf(f->env_vault_token, sizeof f->env_vault_token, "VAULT_TOKEN=%s", tok);
 	explicit_bzero(tok, sizeof tok);
-	const char *vargv[] = {"python3", env_or("FAKE_VAULT", "tests/fakes/fake_vault.py"),
+	const char *vargv[] = {h_python(), env_or("FAKE_VAULT", "tests/fakes/fake_vault.py"),
 			       "--root-token-file", root, "--kv-mount", "secret",
 			       "--record-tokens", h_record_file(), NULL};
-	const char *kargv[] = {"python3", env_or("FAKE_K8S", "tests/fakes/fake_k8s.py"),
+	const char *kargv[] = {h_python(), env_or("FAKE_K8S", "tests/fakes/fake_k8s.py"),
 			       "--tls-cert", f->k8s_cert, "--tls-key", key, "--token-file",
 			       f->k8s_sa, "--namespace", "team-a", NULL};
 	char vlog[128], klog[128];
@@ -520,6 +532,15 @@ bool h_contains(const md_secret *s, const char *needle)
 	return strstr(md_secret_str(s), needle) != NULL;
 }
 
+int h_count(const md_secret *s, const char *needle)
+{
+	int n = 0;
+	size_t l = strlen(needle);
+	for (const char *p = md_secret_str(s); l && (p = strstr(p, needle)); p += l)
+		n++;
+	return n;
+}
+
 void h_make_account(const char *username)
 {
 	h_result r;
@@ -528,10 +549,78 @@ void h_make_account(const char *username)
 	h_result_free(&r);
 }
 
+/* Every case made, under its suite's name, for h_list. */
+#define H_MAX_CASES 128
+static const char *cur_suite = "";
+static struct {
+	const char *suite, *tcase;
+} cases[H_MAX_CASES];
+static int ncases;
+
+Suite *h_suite(const char *name)
+{
+	cur_suite = name;
+	return suite_create(name);
+}
+
 TCase *h_tcase(const char *name)
 {
+	if (ncases == H_MAX_CASES) {
+		fprintf(stderr, "harness: more than %d test cases: raise H_MAX_CASES\n",
+			H_MAX_CASES);
+		exit(1);
+	}
+	cases[ncases].suite = cur_suite;
+	cases[ncases++].tcase = name;
 	TCase *tc = tcase_create(name);
 	tcase_add_checked_fixture(tc, h_reset, NULL);
 	tcase_set_timeout(tc, 120);
 	return tc;
+}
+
+void h_list(FILE *f)
+{
+	for (int i = 0; i < ncases; i++)
+		fprintf(f, "%s %s\n", cases[i].suite, cases[i].tcase);
+}
+
+void h_part(int n, int part, int parts, int *lo, int *hi)
+{
+	*lo = n * part / parts;
+	*hi = n * (part + 1) / parts;
+}
+
+bool h_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms)
+{
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	long pause_us = 1000;
+	for (;;) {
+		if (cond(arg))
+			return true;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+		if (ms >= timeout_ms)
+			return cond(arg);
+		struct timespec p = {0, pause_us * 1000};
+		nanosleep(&p, NULL);
+		if (pause_us < 20000)
+			pause_us *= 2;
+	}
+}
+
+void h_skip(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	printf("SKIPPED: ");
+	vprintf(fmt, ap);
+	printf("\n");
+	fflush(stdout);
+	va_end(ap);
+}
+
+const char *h_python(void)
+{
+	return env_or("PYTHON", "python3");
 }

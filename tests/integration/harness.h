@@ -1,6 +1,11 @@
 /* harness.h - integration-test harness: the emulator, mdcred runs, the run dir.
  *
- * Owns: starting one mdcred-emulator per test process (admin and member
+ * Owns: the process's start (h_start: mdcred's retry waits on a virtual
+ * clock, the emulator), the list of suites and test cases (h_suite,
+ * h_tcase; `test_integration --list`: the runner starts each case in a
+ * process of its own, with its own emulator and fakes, side by side),
+ * bounded waits for a state (h_wait_for), SKIPPED lines, starting one
+ * mdcred-emulator per test process (admin and member
  * token files and the record of every issued token under the run dir's
  * requested/ folder), resetting it before each test, running build/mdcred
  * with captured stdout/stderr, the emulator's control plane and its view of
@@ -15,6 +20,7 @@
 #include <check.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "base/json.h"
@@ -31,6 +37,12 @@ typedef struct {
 #define H_SECRET_STDOUT 0x2 /* stdout holds a requested token: keep it under requested/ */
 #define H_NO_URL 0x4        /* do not pass --api-url */
 
+/* Once per test process, before any test: libcurl, then
+ * MDCRED_TEST_VIRTUAL_TIME=1 in the environment every mdcred child inherits
+ * (lib/net/http.h: its retry waits, backoff and Retry-After, are not slept
+ * but logged at debug level, so tests assert on the wait meant, never on
+ * wall time), then the emulator. */
+void h_start(void);
 void h_emulator_start(void);
 /* Starts another emulator with extra arguments (stderr to the run dir's
  * log); its base URL goes to url. Returns its pid, or -1. */
@@ -112,6 +124,8 @@ void h_run_prog(h_result *r, int flags, const char *prog, const char *stdin_data
 pid_t h_spawn_mdcred(const char *tag, void (*prepare)(void), const char *const *args);
 void h_result_free(h_result *r);
 bool h_contains(const md_secret *s, const char *needle);
+/* How many times needle occurs in s (not overlapping). */
+int h_count(const md_secret *s, const char *needle);
 
 /* Control plane: returns the HTTP status; body may be NULL. */
 long h_ctl(const char *method, const char *path, const char *json_body);
@@ -151,8 +165,31 @@ bool h_is_issued_token(const char *value, size_t len);
 /* Creates a service account directly (fails the test on error). */
 void h_make_account(const char *username);
 
-/* Check boilerplate for each integration file's suite. */
+/* Check boilerplate for each integration file's suite: h_suite creates a
+ * suite and makes it the one h_tcase's cases are listed under; h_tcase
+ * creates a case with the reset fixture and the harness's timeout. Every
+ * case is one job of tests/run_all.sh (CK_RUN_SUITE=SUITE CK_RUN_CASE=CASE),
+ * so a long loop test is split into parts, each a case (h_part). */
+Suite *h_suite(const char *name);
 TCase *h_tcase(const char *name);
+/* Prints "SUITE CASE" for every case made so far, one a line. */
+void h_list(FILE *f);
+/* Part part (0-based) of parts of the loop range [0, n): [*lo, *hi). */
+void h_part(int n, int part, int parts, int *lo, int *hi);
+
+/* Polls cond(arg) until it is true, at most timeout_ms (a bound against a
+ * hang, never a claim about speed: make it generous). Returns cond's last
+ * answer. */
+bool h_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms);
+
+/* Prints "SKIPPED: " and the message on stdout: a check that could not run
+ * here (no kernel keyring, not root) says so; run_all.sh counts these
+ * lines and does not count the test as passed. */
+void h_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The Python interpreter for the fakes: $PYTHON (run_all.sh resolves it
+ * once), else python3 from PATH. */
+const char *h_python(void);
 
 #define ck_assert_exit(r, code)                                                              \
 	ck_assert_msg((r).status == (code), "exit %d, expected %d; stderr: %s", (r).status,    \

@@ -92,7 +92,7 @@ void hx_start(void)
 	fprintf(f, "[hostile]\nusername = %s\nstore = %s\nttl = 1h\n", HX_USER, store_uri);
 	fclose(f);
 	const char *api = getenv("HOSTILE_API");
-	const char *argv[] = {"python3", api && *api ? api : "tests/fakes/hostile_api.py",
+	const char *argv[] = {h_python(), api && *api ? api : "tests/fakes/hostile_api.py",
 			      "--admin-token-file", admin_file, "--record-tokens", h_record_file(),
 			      NULL};
 	hx_pid = h_spawn_server(argv, "hostile_api.log", url, sizeof url);
@@ -114,17 +114,13 @@ static long ctl(const char *method, const char *path, const char *body, md_secre
 	return h_http(&t, method, path, body, out);
 }
 
-void hx_reset(void)
+void hx_reset(const char *mode_json)
 {
+	char body[2048];
+	snprintf(body, sizeof body, "{\"mode\":%s}", mode_json ? mode_json : "{\"mode\":\"normal\"}");
 	_cleanup_secret_ md_secret *b = md_secret_new(256);
-	ck_assert_int_eq(ctl("POST", "/_hostile/reset", "{}", b), 200);
-}
-
-void hx_mode(const char *json)
-{
-	_cleanup_secret_ md_secret *b = md_secret_new(256);
-	ck_assert_msg(ctl("POST", "/_hostile/mode", json ? json : "{\"mode\":\"normal\"}", b) == 200,
-		      "the server refused the mode %s", json);
+	ck_assert_msg(ctl("POST", "/_hostile/reset", body, b) == 200,
+		      "the server refused the reset to mode %s", mode_json);
 }
 
 static bool in_list(const md_json *d, int arr, const char *id)
@@ -288,21 +284,19 @@ static void no_secret(hx_verdict *v, const char *label, const h_result *r, const
 		 "%s: stdout shows %s", label, what);
 }
 
-/* No secret (allowed_on_stdout, if not NULL, is the one value stdout may
- * hold), no raw control byte, valid UTF-8. */
+/* No secret (vals[0..nv) are the values the server issued; allowed_on_stdout,
+ * if not NULL, is the one value stdout may hold), no raw control byte,
+ * valid UTF-8. */
 static void check_outputs(hx_verdict *v, const char *label, const h_result *r,
-			  const md_secret *allowed_on_stdout)
+			  md_secret *const *vals, int nv, const md_secret *allowed_on_stdout)
 {
 	no_secret(v, label, r, "the admin token", admin, strlen(admin), true);
 	for (size_t i = 0; extra && extra[i]; i++)
 		no_secret(v, label, r, "a store credential", extra[i], strlen(extra[i]), true);
-	md_secret *vals[16];
-	int nv = issued_values(vals, 16);
 	for (int i = 0; i < nv; i++) {
 		bool ok_out = allowed_on_stdout && md_secret_eq(vals[i], allowed_on_stdout);
 		no_secret(v, label, r, "a token value the server issued", md_secret_str(vals[i]),
 			  md_secret_len(vals[i]), !ok_out);
-		md_secret_free(vals[i]);
 	}
 	const md_secret *streams[2] = {r->out, r->err};
 	for (int i = 0; i < 2; i++) {
@@ -368,7 +362,11 @@ void hx_run_args(hx_verdict *v, const char *label, const char *const *args,
 	run(r, 0, NULL, args, env);
 	hx_check(v, exit_ok(r->status, want), "%s: exit %d, expected %s", label, r->status,
 		 want_str(want));
-	check_outputs(v, label, r, NULL);
+	md_secret *vals[16];
+	int nv = issued_values(vals, 16);
+	check_outputs(v, label, r, vals, nv, NULL);
+	while (nv > 0)
+		md_secret_free(vals[--nv]);
 }
 
 void hx_run(hx_verdict *v, const hx_mode_case *m, const hx_cmd *c, const char *const *env,
@@ -380,8 +378,7 @@ void hx_run(hx_verdict *v, const hx_mode_case *m, const hx_cmd *c, const char *c
 	bool may_print = (c->answers & C_PRINTS) && !(affected && m->bad_answer);
 	unlink(out_file);
 	unlink(store_file);
-	hx_reset();
-	hx_mode(m->mode);
+	hx_reset(m->mode);
 	h_result r;
 	run(&r, may_print ? H_SECRET_STDOUT : 0, m->timeout, c->args, env);
 	int want = affected ? m->code : 0;
@@ -390,9 +387,10 @@ void hx_run(hx_verdict *v, const hx_mode_case *m, const hx_cmd *c, const char *c
 
 	hx_state s;
 	hx_state_get(&s);
-	md_secret *vals[1] = {NULL};
-	bool printed = may_print && r.status == 0 && issued_values(vals, 1) == 1;
-	check_outputs(v, label, &r, printed ? vals[0] : NULL);
+	md_secret *vals[16];
+	int nv = issued_values(vals, 16);
+	bool printed = may_print && r.status == 0 && nv >= 1;
+	check_outputs(v, label, &r, vals, nv, printed ? vals[0] : NULL);
 	hx_check(v, s.stolen_hits == 0, "%s: a redirect was followed: /stolen saw %d request(s), "
 		 "%d with a credential", label, s.stolen_hits, s.stolen_cred);
 	if (!m->mode && r.status == 0) {
@@ -403,7 +401,8 @@ void hx_run(hx_verdict *v, const hx_mode_case *m, const hx_cmd *c, const char *c
 			 label);
 		hx_check(v, !(c->answers & C_WRITES) || wrote, "%s: wrote no file", label);
 	}
-	md_secret_free(vals[0]);
+	while (nv > 0)
+		md_secret_free(vals[--nv]);
 	for (int i = 0; m->no_orphan && r.status != 0 && i < s.nissued; i++)
 		hx_check(v, !s.issued[i].live, "%s: failed, yet the token %s it minted is still live "
 			 "(an orphan)", label, s.issued[i].id);

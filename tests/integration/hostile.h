@@ -66,9 +66,9 @@ void hx_start(void);
 void hx_stop(void);
 
 /* Control plane. */
-void hx_reset(void);
-/* POST /_hostile/mode with this JSON object (NULL: normal). */
-void hx_mode(const char *json);
+/* A freshly reset server in the mode this JSON object names (NULL:
+ * normal), in one call. */
+void hx_reset(const char *mode_json);
 
 typedef struct {
 	char id[80], variant[24];

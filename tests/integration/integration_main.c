@@ -1,8 +1,13 @@
-/* integration_main.c - runs every integration suite against one emulator. */
+/* integration_main.c - the integration suites. Every test case can run in a
+ * process of its own, with its own emulator and fakes (ports chosen by the
+ * OS), so tests/run_all.sh runs them side by side:
+ *   test_integration --list            "SUITE CASE" per test case
+ *   CK_RUN_SUITE=S CK_RUN_CASE=C test_integration    one case
+ *   test_integration                   every suite, one after another */
 #include "harness.h"
 
-#include <curl/curl.h>
 #include <stdlib.h>
+#include <string.h>
 
 Suite *suite_token(void);
 Suite *suite_account(void);
@@ -25,30 +30,24 @@ Suite *suite_planted(void);
 Suite *suite_hardening(void);
 Suite *suite_hostile(void);
 
-int main(void)
+int main(int argc, char **argv)
 {
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	h_emulator_start();
-	SRunner *sr = srunner_create(suite_token());
-	srunner_add_suite(sr, suite_account());
-	srunner_add_suite(sr, suite_ducklings());
-	srunner_add_suite(sr, suite_exec());
-	srunner_add_suite(sr, suite_errors());
-	srunner_add_suite(sr, suite_retry());
-	srunner_add_suite(sr, suite_tls());
-	srunner_add_suite(sr, suite_plugin());
-	srunner_add_suite(sr, suite_push());
-	srunner_add_suite(sr, suite_rotate());
-	srunner_add_suite(sr, suite_rotate_config());
-	srunner_add_suite(sr, suite_rotate_config_input());
-	srunner_add_suite(sr, suite_store_vault());
-	srunner_add_suite(sr, suite_store_k8s());
-	srunner_add_suite(sr, suite_get());
-	srunner_add_suite(sr, suite_rotate_faults());
-	srunner_add_suite(sr, suite_packaging());
-	srunner_add_suite(sr, suite_planted());
-	srunner_add_suite(sr, suite_hardening());
-	srunner_add_suite(sr, suite_hostile());
+	Suite *(*const suites[])(void) = {
+		suite_token, suite_account, suite_ducklings, suite_exec, suite_errors,
+		suite_retry, suite_tls, suite_plugin, suite_push, suite_rotate,
+		suite_rotate_config, suite_rotate_config_input, suite_store_vault,
+		suite_store_k8s, suite_get, suite_rotate_faults, suite_packaging,
+		suite_planted, suite_hardening, suite_hostile,
+	};
+	SRunner *sr = srunner_create(NULL);
+	for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++)
+		srunner_add_suite(sr, suites[i]());
+	if (argc > 1 && strcmp(argv[1], "--list") == 0) {
+		h_list(stdout);
+		srunner_free(sr);
+		return EXIT_SUCCESS;
+	}
+	h_start();
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

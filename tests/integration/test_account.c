@@ -146,7 +146,7 @@ END_TEST
 
 Suite *suite_account(void)
 {
-	Suite *s = suite_create("account");
+	Suite *s = h_suite("account");
 	TCase *tc = h_tcase("account");
 	tcase_add_test(tc, create_and_delete);
 	tcase_add_test(tc, active_accounts_preview);

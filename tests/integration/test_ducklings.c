@@ -135,7 +135,7 @@ END_TEST
 
 Suite *suite_ducklings(void)
 {
-	Suite *s = suite_create("ducklings");
+	Suite *s = h_suite("ducklings");
 	TCase *tc = h_tcase("ducklings");
 	tcase_add_test(tc, seed_flow_set_and_get);
 	tcase_add_test(tc, set_changes_only_named_fields);

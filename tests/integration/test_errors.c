@@ -163,7 +163,7 @@ END_TEST
 
 Suite *suite_errors(void)
 {
-	Suite *s = suite_create("errors");
+	Suite *s = h_suite("errors");
 	TCase *tc = h_tcase("errors");
 	tcase_add_loop_test(tc, validation_error_sends_nothing, 0,
 			    (int)(sizeof bad_cases / sizeof bad_cases[0]));

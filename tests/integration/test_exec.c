@@ -271,23 +271,28 @@ static pid_t spawn_supervised(const char *script, const char *tag)
 	return h_spawn_mdcred(tag, NULL, args);
 }
 
-static void sleep_ms(long ms)
+struct file_wait {
+	const char *name;
+	pid_t still_running;
+	bool ended;
+};
+
+static bool file_or_end(void *arg)
 {
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
+	struct file_wait *w = arg;
+	if (access(h_path(true, w->name), F_OK) == 0)
+		return true;
+	w->ended = w->still_running > 0 &&
+		   waitpid(w->still_running, NULL, WNOHANG) == w->still_running;
+	return w->ended;
 }
 
-/* Waits up to 15 s for a file under requested/ to exist. */
+/* Waits (at most 30 s) for a file under requested/ to exist; false if
+ * still_running ended first. */
 static bool wait_for_file(const char *name, pid_t still_running)
 {
-	for (int i = 0; i < 750; i++) {
-		if (access(h_path(true, name), F_OK) == 0)
-			return true;
-		if (still_running > 0 && waitpid(still_running, NULL, WNOHANG) == still_running)
-			return false;
-		sleep_ms(20);
-	}
-	return false;
+	struct file_wait w = {name, still_running, false};
+	return h_wait_for(file_or_end, &w, 30000) && !w.ended;
 }
 
 static int wait_status(pid_t pid)
@@ -626,15 +631,18 @@ END_TEST
  * Runs mdcred as PID 1 of a new PID namespace (needs root, as CI is). */
 START_TEST(revoke_on_exit_reaps_orphans_as_pid1)
 {
-	if (geteuid() != 0)
+	if (geteuid() != 0) {
+		h_skip("exec: revoke_on_exit_reaps_orphans_as_pid1: needs root (a PID namespace)");
 		return;
+	}
 	setup_account();
 	char cmd[6000];
 	snprintf(cmd, sizeof cmd,
 		 "unshare --pid --fork --mount-proc env MOTHERDUCK_ADMIN_TOKEN_FILE='%s' '%s' "
 		 "--api-url '%s' exec --revoke-on-exit " USER " -- sh -c '"
-		 "echo $PPID > %s; (sleep 0.2 & echo $! > %s); sleep 0.8; "
-		 "s=$(cut -d\" \" -f3 /proc/$(cat %s)/stat 2>/dev/null); echo state:${s:-gone} > %s' "
+		 "echo $PPID > %s; (sleep 0.2 & echo $! > %s); o=$(cat %s); i=0; "
+		 "while [ -e /proc/$o ] && [ $i -lt 1500 ]; do sleep 0.02; i=$((i + 1)); done; "
+		 "s=$(cut -d\" \" -f3 /proc/$o/stat 2>/dev/null); echo state:${s:-gone} > %s' "
 		 ">'%s' 2>'%s'",
 		 h_admin_token_file(), getenv("MDCRED_BIN") ? getenv("MDCRED_BIN") : "build/mdcred",
 		 h_base_url(), req("pid1-ppid"), req("pid1-orphan"), h_path(true, "pid1-orphan"),
@@ -657,8 +665,11 @@ END_TEST
  * even for a non-dumpable process) no longer holds the value. */
 START_TEST(admin_token_scrubbed_from_proc_environ)
 {
-	if (geteuid() != 0)
+	if (geteuid() != 0) {
+		h_skip("exec: admin_token_scrubbed_from_proc_environ: needs root (reads a "
+		       "non-dumpable process's environ)");
 		return;
+	}
 	setup_account();
 	_cleanup_secret_ md_secret *adm = admin_token();
 	static char envbuf[16384];
@@ -681,7 +692,7 @@ END_TEST
 
 Suite *suite_exec(void)
 {
-	Suite *s = suite_create("exec");
+	Suite *s = h_suite("exec");
 	TCase *tc = h_tcase("exec");
 	tcase_add_test(tc, child_gets_token_not_admin);
 	tcase_add_test(tc, admin_token_from_env_not_passed_on);

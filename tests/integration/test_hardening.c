@@ -44,12 +44,6 @@ static const char *const *auth_env(void)
 	h_run_prog(r, 0, "/bin/sh", NULL, auth_env(), "-c", "exec \"$@\" " redir, "sh",     \
 		   mdcred_bin(), "--api-url", h_base_url(), __VA_ARGS__, NULL)
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 /* ---- stdout closed at start: nothing is minted ---- */
 
 static void assert_refused_unsent(h_result *r, int before, const char *msg)
@@ -269,31 +263,53 @@ END_TEST
 
 /* ---- exec --revoke-on-exit: the command dies with mdcred ---- */
 
-/* Waits up to 10 s for the run dir's file name to hold a pid. */
-static pid_t wait_for_pid(const char *name, pid_t still_running)
+struct pid_wait {
+	const char *name;
+	pid_t pid; /* the pid read, -1 if still_running ended first */
+	pid_t still_running;
+};
+
+static bool pid_written(void *arg)
 {
-	for (int i = 0; i < 500; i++) {
-		_cleanup_secret_ md_secret *s = read_run_file(name);
-		if (s && strchr(md_secret_str(s), '\n'))
-			return (pid_t)atoi(md_secret_str(s));
-		if (waitpid(still_running, NULL, WNOHANG) == still_running)
-			return -1;
-		sleep_ms(20);
+	struct pid_wait *w = arg;
+	_cleanup_secret_ md_secret *s = read_run_file(w->name);
+	if (s && strchr(md_secret_str(s), '\n')) {
+		w->pid = (pid_t)atoi(md_secret_str(s));
+		return true;
 	}
-	return -1;
+	return waitpid(w->still_running, NULL, WNOHANG) == w->still_running;
 }
 
-/* Reaps pid (re-parented to us, the subreaper) within 5 s: its status, or
- * -1 if it is still running. */
+/* Waits (at most 30 s) for the run dir's file name to hold a pid. */
+static pid_t wait_for_pid(const char *name, pid_t still_running)
+{
+	struct pid_wait w = {name, -1, still_running};
+	h_wait_for(pid_written, &w, 30000);
+	return w.pid;
+}
+
+struct reap {
+	pid_t pid;
+	int status; /* -1 while it runs */
+};
+
+static bool reaped(void *arg)
+{
+	struct reap *r = arg;
+	int st = 0;
+	if (waitpid(r->pid, &st, WNOHANG) != r->pid)
+		return false;
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return true;
+}
+
+/* Reaps pid (re-parented to us, the subreaper), waiting at most 30 s: its
+ * status, or -1 if it is still running. */
 static int reap_within(pid_t pid)
 {
-	for (int i = 0; i < 250; i++) {
-		int st = 0;
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		sleep_ms(20);
-	}
-	return -1;
+	struct reap r = {pid, -1};
+	h_wait_for(reaped, &r, 30000);
+	return r.status;
 }
 
 START_TEST(supervised_command_dies_with_mdcred)
@@ -340,7 +356,7 @@ END_TEST
 
 Suite *suite_hardening(void)
 {
-	Suite *s = suite_create("hardening");
+	Suite *s = h_suite("hardening");
 	TCase *tc = h_tcase("hardening");
 	tcase_add_test(tc, token_create_stdout_closed_mints_nothing);
 	tcase_add_test(tc, get_stdout_closed_mints_nothing);

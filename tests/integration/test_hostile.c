@@ -117,17 +117,36 @@ START_TEST(huge_and_slow_bodies)
 }
 END_TEST
 
+/* Test cases of TCase-sized parts, each with its own server: run_all.sh runs
+ * them side by side. The slow-body cases wait for --timeout 1 once per
+ * command, so each is a case of its own. */
+static TCase *hostile_case(Suite *s, const char *name)
+{
+	TCase *tc = h_tcase(name);
+	tcase_add_unchecked_fixture(tc, hx_start, hx_stop);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
+#define ECHO_PARTS 4
+
 Suite *suite_hostile(void)
 {
-	Suite *s = suite_create("hostile");
-	TCase *tc = h_tcase("hostile_api");
-	tcase_add_unchecked_fixture(tc, hx_start, hx_stop);
+	static const char *const echo[ECHO_PARTS] = {"hostile_echo_1", "hostile_echo_2",
+						     "hostile_echo_3", "hostile_echo_4"};
+	Suite *s = h_suite("hostile");
+	TCase *tc = hostile_case(s, "hostile_api");
 	tcase_add_test(tc, well_behaved_server_commands_work);
-	tcase_add_loop_test(tc, error_answers_echoing_credentials, 0, NSHAPES * NSTATUSES);
 	tcase_add_loop_test(tc, redirects_not_followed, 0, 4);
-	tcase_add_loop_test(tc, huge_and_slow_bodies, 0,
-			    (int)(sizeof body_cases / sizeof body_cases[0]));
-	suite_add_tcase(s, tc);
+	tcase_add_loop_test(tc, huge_and_slow_bodies, 0, 2); /* huge */
+	for (int p = 0; p < ECHO_PARTS; p++) {
+		int lo, hi;
+		h_part(NSHAPES * NSTATUSES, p, ECHO_PARTS, &lo, &hi);
+		tcase_add_loop_test(hostile_case(s, echo[p]), error_answers_echoing_credentials, lo,
+				    hi);
+	}
+	tcase_add_loop_test(hostile_case(s, "hostile_slow_first"), huge_and_slow_bodies, 2, 3);
+	tcase_add_loop_test(hostile_case(s, "hostile_slow_mint"), huge_and_slow_bodies, 3, 4);
 	hostile_tokens_tcases(s);
 	return s;
 }

@@ -184,8 +184,7 @@ static void reflect_case(bool k8s, const char *echo, int at)
 	for (int c = 0; c < (want[2] ? 3 : 2); c++) {
 		snprintf(label, sizeof label, "[%s reflects %s on %s %d] %s", k8s ? "k8s" : "vault",
 			 echo, reflect_at[at].method, reflect_at[at].status, cmds[c][0]);
-		hx_reset();
-		hx_mode(NULL);
+		hx_reset(NULL);
 		fake_ctl(k8s, "/_fake/reset", "{}");
 		fake_ctl(k8s, "/_fake/faults", fault);
 		h_result r;
@@ -214,22 +213,30 @@ START_TEST(k8s_reflects_credentials)
 }
 END_TEST
 
+/* In two parts each, a test case with its own servers per part. */
 void hostile_tokens_tcases(Suite *s)
 {
-	TCase *tc = h_tcase("hostile_answers");
-	tcase_add_unchecked_fixture(tc, hx_start, hx_stop);
-	tcase_add_loop_test(tc, unusable_token_answers, 0,
-			    (int)(sizeof variants / sizeof variants[0]));
-	tcase_add_loop_test(tc, control_characters_in_answers, 0,
-			    (int)(sizeof ctl_cases / sizeof ctl_cases[0]));
-	tcase_add_loop_test(tc, duplicate_keys_refused, 0,
-			    (int)(sizeof dup_cases / sizeof dup_cases[0]));
-	suite_add_tcase(s, tc);
-	tc = h_tcase("hostile_stores");
-	tcase_add_unchecked_fixture(tc, stores_start, stores_stop);
-	tcase_add_loop_test(tc, vault_reflects_credentials, 0,
-			    (int)(sizeof vault_echo / sizeof vault_echo[0]) * NAT);
-	tcase_add_loop_test(tc, k8s_reflects_credentials, 0,
-			    (int)(sizeof k8s_echo / sizeof k8s_echo[0]) * NAT);
-	suite_add_tcase(s, tc);
+	static const char *const answers[2] = {"hostile_answers_1", "hostile_answers_2"};
+	static const char *const stores[2] = {"hostile_stores_1", "hostile_stores_2"};
+	int lo, hi;
+	for (int p = 0; p < 2; p++) {
+		TCase *tc = h_tcase(answers[p]);
+		tcase_add_unchecked_fixture(tc, hx_start, hx_stop);
+		h_part((int)(sizeof variants / sizeof variants[0]), p, 2, &lo, &hi);
+		tcase_add_loop_test(tc, unusable_token_answers, lo, hi);
+		h_part((int)(sizeof ctl_cases / sizeof ctl_cases[0]), p, 2, &lo, &hi);
+		tcase_add_loop_test(tc, control_characters_in_answers, lo, hi);
+		h_part((int)(sizeof dup_cases / sizeof dup_cases[0]), p, 2, &lo, &hi);
+		tcase_add_loop_test(tc, duplicate_keys_refused, lo, hi);
+		suite_add_tcase(s, tc);
+	}
+	for (int p = 0; p < 2; p++) {
+		TCase *tc = h_tcase(stores[p]);
+		tcase_add_unchecked_fixture(tc, stores_start, stores_stop);
+		h_part((int)(sizeof vault_echo / sizeof vault_echo[0]) * NAT, p, 2, &lo, &hi);
+		tcase_add_loop_test(tc, vault_reflects_credentials, lo, hi);
+		h_part((int)(sizeof k8s_echo / sizeof k8s_echo[0]) * NAT, p, 2, &lo, &hi);
+		tcase_add_loop_test(tc, k8s_reflects_credentials, lo, hi);
+		suite_add_tcase(s, tc);
+	}
 }

@@ -105,7 +105,7 @@ END_TEST
 
 Suite *suite_packaging(void)
 {
-	Suite *s = suite_create("packaging");
+	Suite *s = h_suite("packaging");
 	TCase *tc = h_tcase("wrapper");
 	tcase_add_test(tc, one_role_from_env_file_variables);
 	tcase_add_test(tc, every_role_of_a_config);

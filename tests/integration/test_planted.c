@@ -294,7 +294,7 @@ END_TEST
 
 Suite *suite_planted(void)
 {
-	Suite *s = suite_create("planted");
+	Suite *s = h_suite("planted");
 	TCase *tc = h_tcase("planted");
 	tcase_add_test(tc, planted_cache_file_is_a_miss);
 	tcase_add_test(tc, get_lock_wait_is_bounded);

@@ -170,26 +170,22 @@ START_TEST(hundred_concurrent_requests)
 }
 END_TEST
 
-static bool process_gone(pid_t pid, int ms)
+/* Has pid exited (gone, or a zombie waiting for a reaper)? */
+static bool exited(void *arg)
 {
-	for (int i = 0; i < ms / 50; i++) {
-		if (kill(pid, 0) < 0 && errno == ESRCH)
-			return true;
-		char stat[64], buf[256] = "";
-		snprintf(stat, sizeof stat, "/proc/%d/stat", (int)pid);
-		FILE *f = fopen(stat, "r");
-		if (f) {
-			if (!fgets(buf, sizeof buf, f))
-				buf[0] = '\0';
-			fclose(f);
-		}
-		char *rp = strrchr(buf, ')');
-		if (rp && rp[1] == ' ' && rp[2] == 'Z')
-			return true; /* exited, waiting for a reaper */
-		struct timespec ts = {0, 50000000L};
-		nanosleep(&ts, NULL);
+	pid_t pid = *(pid_t *)arg;
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return true;
+	char stat[64], buf[256] = "";
+	snprintf(stat, sizeof stat, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(stat, "r");
+	if (f) {
+		if (!fgets(buf, sizeof buf, f))
+			buf[0] = '\0';
+		fclose(f);
 	}
-	return false;
+	char *rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && rp[2] == 'Z';
 }
 
 START_TEST(host_dies_plugin_exits)
@@ -201,7 +197,7 @@ START_TEST(host_dies_plugin_exits)
 	pid_t pid = (pid_t)atoi(md_secret_str(r.out));
 	h_result_free(&r);
 	ck_assert_int_gt(pid, 1);
-	ck_assert_msg(process_gone(pid, 10000), "plugin %d still running after its host died",
+	ck_assert_msg(h_wait_for(exited, &pid, 30000), "plugin %d still running after its host died",
 		      (int)pid);
 	ck_assert_msg(dir_entries(sockdir) == 0, "socket left behind");
 }
@@ -292,8 +288,9 @@ START_TEST(broker_id_never_arrives)
 	size_t n;
 	raw = md_json_raw(&d, md_json_get(&d, 0, "elapsed_ms"), &n);
 	double ms = raw ? atof(raw) : 0;
-	/* "within about 5 s": a functional deadline, loosely bounded. */
-	ck_assert_msg(ms >= 4000 && ms < 20000, "setup answered after %.0f ms", ms);
+	/* It waited for its deadline (about 5 s) before it gave up; how soon
+	 * after is no claim a test makes (wall time belongs in bench/). */
+	ck_assert_msg(ms >= 4000, "setup answered after %.0f ms", ms);
 	md_json_free(&d);
 	h_result_free(&r);
 }
@@ -301,7 +298,7 @@ END_TEST
 
 Suite *suite_plugin(void)
 {
-	Suite *s = suite_create("plugin");
+	Suite *s = h_suite("plugin");
 	TCase *tc = h_tcase("plugin");
 	tcase_add_test(tc, mount_sequence_and_shutdown);
 	tcase_add_test(tc, config_round_trip_through_brokered_storage);

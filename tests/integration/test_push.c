@@ -152,7 +152,7 @@ END_TEST
 
 Suite *suite_push(void)
 {
-	Suite *s = suite_create("push");
+	Suite *s = h_suite("push");
 	TCase *tc = h_tcase("push");
 	tcase_add_test(tc, push_to_two_stores_and_read_back);
 	tcase_add_test(tc, token_format_keeps_metadata_beside);

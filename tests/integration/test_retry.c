@@ -1,13 +1,15 @@
 /* test_retry.c - the retry policy and lost-mint recovery against emulator
  * faults: 429/5xx with Retry-After, dropped connections, timeouts, --retries,
- * POST retried only when surely unprocessed, and a mint whose answer is lost. */
+ * POST retried only when surely unprocessed, and a mint whose answer is lost.
+ * mdcred's waits between attempts run on its virtual clock (h_start): a
+ * Retry-After is checked in the wait it logs, never in wall time; a
+ * timeout is a request the emulator holds past --timeout 1. */
 #define _GNU_SOURCE
 #include "harness.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define USER "svc_retry_test"
 #define TOKENS_PATH "/v1/users/" USER "/tokens"
@@ -45,21 +47,27 @@ static int count_requests(const char *method, const char *path)
 	return count_requests_x(method, path, false);
 }
 
-static void sleep_ms(long ms)
+struct want_requests {
+	const char *method, *path;
+	int want, n;
+};
+
+static bool requests_logged(void *arg)
 {
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
+	struct want_requests *w = arg;
+	return (w->n = count_requests(w->method, w->path)) >= w->want;
 }
 
-/* Waits (up to 10 s) until the emulator has logged want requests of this
- * kind: a delayed request is logged only when its delay is over, and it must
- * not land in the next test's log. */
-static int wait_requests(const char *method, const char *path, int want)
+/* Releases the requests a hold fault holds, then waits until the emulator
+ * has logged want requests of this kind (a held request is logged once it
+ * is done, and it must not land in the next test's log); returns how many
+ * it logged. */
+static int release_and_count(const char *method, const char *path, int want)
 {
-	int n = 0;
-	for (int i = 0; i < 200 && (n = count_requests(method, path)) < want; i++)
-		sleep_ms(50);
-	return n;
+	ck_assert_int_eq(h_ctl("POST", "/_emulator/release", "{}"), 200);
+	struct want_requests w = {method, path, want, 0};
+	h_wait_for(requests_logged, &w, 30000);
+	return w.n;
 }
 
 /* The last of ts's tokens that is live (live) or revoked (!live); an empty
@@ -102,12 +110,15 @@ START_TEST(get_503_retry_after_then_ok)
 	h_fault("{\"method\":\"GET\",\"path\":\"" TOKENS_PATH "\",\"status\":503,"
 		"\"retry_after\":\"1\",\"count\":2}");
 	h_result r;
-	h_run(&r, 0, NULL, NULL, "token", "list", USER, NULL);
+	h_run(&r, 0, NULL, NULL, "-v", "token", "list", USER, NULL);
 	ck_assert_exit(r, 0);
 	ck_assert_msg(h_contains(r.err, "retrying"), "stderr: %s", md_secret_str(r.err));
 	ck_assert_msg(h_contains(r.err, "HTTP 503"), "stderr: %s", md_secret_str(r.err));
-	/* Retry-After: 1 was honoured, not a jittered backoff below it. */
+	/* Retry-After: 1 was honoured, not a jittered backoff below it: both
+	 * waits were 1 s (on the virtual clock: nothing slept). */
 	ck_assert_msg(h_contains(r.err, "retrying in 1.000 s"), "stderr: %s",
+		      md_secret_str(r.err));
+	ck_assert_msg(h_count(r.err, "virtual wait 1000 ms") == 2, "stderr: %s",
 		      md_secret_str(r.err));
 	ck_assert(h_contains(r.out, "NAME"));
 	h_result_free(&r);
@@ -165,11 +176,11 @@ END_TEST
 START_TEST(timeout_retried_then_ok)
 {
 	setup_account();
-	h_fault("{\"method\":\"GET\",\"path\":\"" TOKENS_PATH "\",\"action\":\"delay\","
-		"\"delay_ms\":3000,\"count\":1}");
+	h_fault("{\"method\":\"GET\",\"path\":\"" TOKENS_PATH "\",\"action\":\"hold\","
+		"\"count\":1}");
 	h_result r;
 	h_run(&r, 0, NULL, NULL, "--timeout", "1", "--retries", "1", "token", "list", USER, NULL);
-	int n = wait_requests("GET", TOKENS_PATH, 2);
+	int n = release_and_count("GET", TOKENS_PATH, 2);
 	ck_assert_exit(r, 0);
 	ck_assert_msg(h_contains(r.err, "retrying"), "stderr: %s", md_secret_str(r.err));
 	h_result_free(&r);
@@ -180,11 +191,11 @@ END_TEST
 START_TEST(timeout_every_attempt_transient)
 {
 	setup_account();
-	h_fault("{\"method\":\"GET\",\"path\":\"" TOKENS_PATH "\",\"action\":\"delay\","
-		"\"delay_ms\":3000,\"count\":5}");
+	h_fault("{\"method\":\"GET\",\"path\":\"" TOKENS_PATH "\",\"action\":\"hold\","
+		"\"count\":5}");
 	h_result r;
 	h_run(&r, 0, NULL, NULL, "--timeout", "1", "--retries", "1", "token", "list", USER, NULL);
-	int n = wait_requests("GET", TOKENS_PATH, 2);
+	int n = release_and_count("GET", TOKENS_PATH, 2);
 	ck_assert_exit(r, 6);
 	ck_assert_msg(h_contains(r.err, "after 2 attempts"), "stderr: %s", md_secret_str(r.err));
 	ck_assert_uint_eq(md_secret_len(r.out), 0);
@@ -411,9 +422,10 @@ START_TEST(retry_after_http_date)
 	h_fault("{\"method\":\"GET\",\"path\":\"" TOKENS_PATH "\",\"status\":503,"
 		"\"retry_after\":\"Wed, 21 Oct 2015 07:28:00 GMT\",\"count\":1}");
 	h_result r;
-	h_run(&r, 0, NULL, NULL, "token", "list", USER, NULL);
+	h_run(&r, 0, NULL, NULL, "-v", "token", "list", USER, NULL);
 	ck_assert_exit(r, 0);
 	ck_assert_msg(h_contains(r.err, "retrying in 0.000 s"), "stderr: %s", md_secret_str(r.err));
+	ck_assert_msg(h_count(r.err, "virtual wait 0 ms") == 1, "stderr: %s", md_secret_str(r.err));
 	h_result_free(&r);
 	ck_assert_int_eq(count_requests("GET", TOKENS_PATH), 2);
 }
@@ -491,7 +503,7 @@ END_TEST
 
 Suite *suite_retry(void)
 {
-	Suite *s = suite_create("retry");
+	Suite *s = h_suite("retry");
 	TCase *tc = h_tcase("retry");
 	tcase_add_test(tc, get_503_retry_after_then_ok);
 	tcase_add_test(tc, persistent_503_gives_up_transient);

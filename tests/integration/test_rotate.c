@@ -170,7 +170,7 @@ END_TEST
 
 Suite *suite_rotate(void)
 {
-	Suite *s = suite_create("rotate");
+	Suite *s = h_suite("rotate");
 	TCase *tc = h_tcase("rotate");
 	tcase_add_test(tc, first_rotated_then_fresh);
 	tcase_add_test(tc, force_grace_and_keep);

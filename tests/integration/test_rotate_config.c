@@ -178,7 +178,31 @@ START_TEST(parallel_out_of_range)
 }
 END_TEST
 
-/* Lines come as roles finish: the first role, slowed down, comes last. */
+/* A background run's stdout holds want lines (or the run ended first). */
+struct lines_wait {
+	const char *path;
+	int want;
+	pid_t pid;
+	bool ended;
+	int st;
+};
+
+static bool lines_written(void *arg)
+{
+	struct lines_wait *w = arg;
+	_cleanup_secret_ md_secret *o = NULL;
+	int n = 0;
+	if (md_file_read_secret(w->path, 1 << 16, &o, NULL) == MD_OK)
+		for (const char *p = md_secret_str(o); (p = strchr(p, '\n')); p++)
+			n++;
+	if (n >= w->want)
+		return true;
+	w->ended = waitpid(w->pid, &w->st, WNOHANG) == w->pid;
+	return w->ended;
+}
+
+/* Lines come as roles finish: the first role, held by the emulator until
+ * both others have printed theirs, comes last. */
 START_TEST(completion_order)
 {
 	ws("order");
@@ -189,10 +213,25 @@ START_TEST(completion_order)
 	h_make_account("svc_slow");
 	h_make_account("svc_quick1");
 	h_make_account("svc_quick2");
-	h_fault("{\"path\":\"/v1/users/svc_slow/\",\"action\":\"delay\",\"delay_ms\":1500,"
-		"\"count\":1}");
+	h_fault("{\"path\":\"/v1/users/svc_slow/\",\"action\":\"hold\",\"count\":1}");
+	const char *args[] = {"rotate", "--config", cfg, "--state-dir", state, "--json", NULL};
+	pid_t pid = h_spawn_mdcred("order", NULL, args);
+	struct lines_wait w = {h_path(false, "bg-order.stdout"), 2, pid, false, 0};
+	bool two = h_wait_for(lines_written, &w, 30000);
+	ck_assert_int_eq(h_ctl("POST", "/_emulator/release", "{}"), 200);
+	if (!w.ended)
+		ck_assert_int_eq(waitpid(pid, &w.st, 0), pid);
+	ck_assert_msg(two, "the quick roles' lines did not come while the slow one was held");
+	h_result r = {WIFEXITED(w.st) ? WEXITSTATUS(w.st) : 128 + WTERMSIG(w.st), NULL, NULL};
+	ck_assert(md_file_read_secret(h_path(false, "bg-order.stdout"), 1 << 16, &r.out, NULL) ==
+		  MD_OK);
+	ck_assert(md_file_read_secret(h_path(false, "bg-order.stderr"), 1 << 16, &r.err, NULL) ==
+		  MD_OK);
+	no_token_shown(&r);
+	ck_assert_exit(r, 0);
 	lines_t ls;
-	run_json(&ls, NULL, 0, NULL, NULL, NULL);
+	parse_json(&r, &ls);
+	h_result_free(&r);
 	ck_assert_int_eq(ls.n, 3);
 	ck_assert_str_eq(ls.l[2].role, "slow");
 	assert_file_holds("slow.json", "svc_slow", expect(&ls, "slow", "rotated")->id);
@@ -444,7 +483,7 @@ END_TEST
 
 Suite *suite_rotate_config(void)
 {
-	Suite *s = suite_create("rotate_config");
+	Suite *s = h_suite("rotate_config");
 	TCase *tc = h_tcase("rotate_config");
 	tcase_add_loop_test(tc, three_roles, 0, 2);
 	tcase_add_test(tc, ttl_none_warns);

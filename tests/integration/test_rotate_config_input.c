@@ -261,7 +261,7 @@ END_TEST
 
 Suite *suite_rotate_config_input(void)
 {
-	Suite *s = suite_create("rotate_config_input");
+	Suite *s = h_suite("rotate_config_input");
 	TCase *tc = h_tcase("rotate_config_input");
 	tcase_add_loop_test(tc, config_error, 0, NBAD);
 	tcase_add_loop_test(tc, bad_store_uri, 0, NBADSTORE);

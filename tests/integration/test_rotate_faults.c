@@ -11,7 +11,8 @@
  *      a vault:// store (tests/fakes/fake_vault.py) and a k8s:// store
  *      (tests/fakes/fake_k8s.py) hold one live token;
  *   2. the fault is injected, `rotate --force --grace 0` runs (--timeout 1
- *      --retries 1 --ttl 1h) and its exit code is recorded;
+ *      --retries 1 --ttl 1h; its retry waits on a virtual clock, so a
+ *      Retry-After costs no time) and its exit code is recorded;
  *   3. faults are cleared, the invariants are checked, `rotate --grace 0`
  *      runs again, and the invariants are checked once more:
  *      (1) every store holds a token, and it is live (not revoked, not
@@ -24,10 +25,13 @@
  *
  * Faults that must hit a later request of a kind (the read-back GET after
  * the pre-write read, the retire phase's store read after the read-back)
- * are armed by a "gate": a short delay fault on the request just before;
- * once the gate is taken (the request is sleeping on the server), the real
- * fault is added. kill -9 scenarios put a 2 s delay on the step and kill
- * mdcred once that delay fault has been taken.
+ * are armed by a "gate": a hold fault on the request just before; once the
+ * gate is taken (the request is held on the server), the real fault is
+ * added and the held request released. A timeout is a request held past
+ * --timeout 1; kill -9 scenarios hold the step and kill mdcred once the
+ * hold has been taken. Before judging, held requests are released and the
+ * test waits until no server is still handling one (in_flight 0): nothing
+ * lands after the check.
  *
  * Each scenario prints "scenario NN: step=... fault=... result=..." to
  * stdout, so the matrix is listed in the test output.
@@ -64,7 +68,7 @@
 #define S429(n) "\"status\":429,\"retry_after\":1,\"count\":" #n
 #define DROP(n) "\"action\":\"drop\",\"count\":" #n
 #define DROPA(n) "\"action\":\"drop_after\",\"count\":" #n
-#define DELAY(ms, n) "\"action\":\"delay\",\"delay_ms\":" #ms ",\"count\":" #n
+#define HOLD(n) "\"action\":\"hold\",\"count\":" #n
 #define BUMP "\"action\":\"bump\",\"count\":1"
 
 enum srv { EMU, VLT, K8S };
@@ -76,13 +80,12 @@ enum srv { EMU, VLT, K8S };
 typedef struct {
 	const char *step, *fault;
 	int gsrv;          /* the gate's server */
-	const char *gate;  /* a delay fault to be taken before the faults below are added */
+	const char *gate;  /* a hold fault to be taken before the faults below are added */
 	int srv;
 	const char *f1;    /* the fault */
 	int srv2;
 	const char *f2;    /* a second fault, added with the first (or NULL) */
 	bool kill;         /* kill -9 mdcred once f1 has been taken */
-	int settle_ms;     /* injected delays finish on the server within this */
 	unsigned flags;
 } scenario;
 
@@ -91,95 +94,92 @@ typedef struct {
 
 static const scenario matrix[] = {
 	/* mint: POST .../tokens on the emulator */
-	{"mint", "503 once", NOGATE, EMU, FAULT("POST", P_TOK, S503(1)), NOF2, false, 0, 0},
-	{"mint", "503 every attempt", NOGATE, EMU, FAULT("POST", P_TOK, S503(4)), NOF2, false, 0, 0},
-	{"mint", "429 Retry-After 1", NOGATE, EMU, FAULT("POST", P_TOK, S429(1)), NOF2, false, 0, 0},
+	{"mint", "503 once", NOGATE, EMU, FAULT("POST", P_TOK, S503(1)), NOF2, false, 0},
+	{"mint", "503 every attempt", NOGATE, EMU, FAULT("POST", P_TOK, S503(4)), NOF2, false, 0},
+	{"mint", "429 Retry-After 1", NOGATE, EMU, FAULT("POST", P_TOK, S429(1)), NOF2, false, 0},
 	{"mint", "429 Retry-After 1 every attempt", NOGATE, EMU, FAULT("POST", P_TOK, S429(4)), NOF2,
-	 false, 0, 0},
-	{"mint", "drop", NOGATE, EMU, FAULT("POST", P_TOK, DROP(2)), NOF2, false, 0, 0},
-	{"mint", "drop_after", NOGATE, EMU, FAULT("POST", P_TOK, DROPA(1)), NOF2, false, 0, 0},
+	 false, 0},
+	{"mint", "drop", NOGATE, EMU, FAULT("POST", P_TOK, DROP(2)), NOF2, false, 0},
+	{"mint", "drop_after", NOGATE, EMU, FAULT("POST", P_TOK, DROPA(1)), NOF2, false, 0},
 	{"mint", "drop_after every attempt", NOGATE, EMU, FAULT("POST", P_TOK, DROPA(4)), NOF2,
-	 false, 0, 0},
-	{"mint", "timeout", NOGATE, EMU, FAULT("POST", P_TOK, DELAY(2000, 1)), NOF2, false, 2300, 0},
+	 false, 0},
+	{"mint", "timeout", NOGATE, EMU, FAULT("POST", P_TOK, HOLD(1)), NOF2, false, 0},
 	/* list: the first GET .../tokens */
-	{"list", "503", NOGATE, EMU, FAULT("GET", P_TOK, S503(2)), NOF2, false, 0, 0},
-	{"list", "429 Retry-After 1", NOGATE, EMU, FAULT("GET", P_TOK, S429(1)), NOF2, false, 0, 0},
-	{"list", "drop", NOGATE, EMU, FAULT("GET", P_TOK, DROP(3)), NOF2, false, 0, 0},
-	{"list", "drop_after", NOGATE, EMU, FAULT("GET", P_TOK, DROPA(2)), NOF2, false, 0, 0},
-	{"list", "timeout", NOGATE, EMU, FAULT("GET", P_TOK, DELAY(2000, 2)), NOF2, false, 2300, 0},
+	{"list", "503", NOGATE, EMU, FAULT("GET", P_TOK, S503(2)), NOF2, false, 0},
+	{"list", "429 Retry-After 1", NOGATE, EMU, FAULT("GET", P_TOK, S429(1)), NOF2, false, 0},
+	{"list", "drop", NOGATE, EMU, FAULT("GET", P_TOK, DROP(3)), NOF2, false, 0},
+	{"list", "drop_after", NOGATE, EMU, FAULT("GET", P_TOK, DROPA(2)), NOF2, false, 0},
+	{"list", "timeout", NOGATE, EMU, FAULT("GET", P_TOK, HOLD(2)), NOF2, false, 0},
 	/* the retire phase's read of the stores (it reuses the first token
 	 * list): the vault GET after the k8s write, gated on that write */
-	{"retire store read", "503", K8S, FAULT("PATCH", P_K8S, DELAY(300, 1)), VLT,
-	 FAULT("GET", P_VAULT, S503(2)), NOF2, false, 0, 0},
-	{"retire store read", "timeout", K8S, FAULT("PATCH", P_K8S, DELAY(300, 1)), VLT,
-	 FAULT("GET", P_VAULT, DELAY(2000, 2)), NOF2, false, 2300, 0},
+	{"retire store read", "503", K8S, FAULT("PATCH", P_K8S, HOLD(1)), VLT,
+	 FAULT("GET", P_VAULT, S503(2)), NOF2, false, 0},
+	{"retire store read", "timeout", K8S, FAULT("PATCH", P_K8S, HOLD(1)), VLT,
+	 FAULT("GET", P_VAULT, HOLD(2)), NOF2, false, 0},
 	/* revoke: DELETE .../tokens/ID in the retire phase */
-	{"revoke", "503", NOGATE, EMU, FAULT("DELETE", P_REVOKE, S503(2)), NOF2, false, 0, 0},
+	{"revoke", "503", NOGATE, EMU, FAULT("DELETE", P_REVOKE, S503(2)), NOF2, false, 0},
 	{"revoke", "429 Retry-After 1", NOGATE, EMU, FAULT("DELETE", P_REVOKE, S429(1)), NOF2, false,
-	 0, 0},
-	{"revoke", "drop", NOGATE, EMU, FAULT("DELETE", P_REVOKE, DROP(3)), NOF2, false, 0, 0},
-	{"revoke", "drop_after", NOGATE, EMU, FAULT("DELETE", P_REVOKE, DROPA(1)), NOF2, false, 0,
 	 0},
-	{"revoke", "timeout", NOGATE, EMU, FAULT("DELETE", P_REVOKE, DELAY(2000, 2)), NOF2, false,
-	 2300, 0},
+	{"revoke", "drop", NOGATE, EMU, FAULT("DELETE", P_REVOKE, DROP(3)), NOF2, false, 0},
+	{"revoke", "drop_after", NOGATE, EMU, FAULT("DELETE", P_REVOKE, DROPA(1)), NOF2, false, 0},
+	{"revoke", "timeout", NOGATE, EMU, FAULT("DELETE", P_REVOKE, HOLD(2)), NOF2, false,
+	 0},
 	/* vault store write: POST /v1/secret/data/rotfault (cas) */
-	{"vault write", "503", NOGATE, VLT, FAULT("POST", P_VAULT, S503(1)), NOF2, false, 0, 0},
+	{"vault write", "503", NOGATE, VLT, FAULT("POST", P_VAULT, S503(1)), NOF2, false, 0},
 	{"vault write", "429 Retry-After 1", NOGATE, VLT, FAULT("POST", P_VAULT, S429(1)), NOF2,
-	 false, 0, 0},
-	{"vault write", "drop", NOGATE, VLT, FAULT("POST", P_VAULT, DROP(2)), NOF2, false, 0, 0},
-	{"vault write", "drop_after", NOGATE, VLT, FAULT("POST", P_VAULT, DROPA(1)), NOF2, false, 0,
+	 false, 0},
+	{"vault write", "drop", NOGATE, VLT, FAULT("POST", P_VAULT, DROP(2)), NOF2, false, 0},
+	{"vault write", "drop_after", NOGATE, VLT, FAULT("POST", P_VAULT, DROPA(1)), NOF2, false, 0},
+	{"vault write", "timeout", NOGATE, VLT, FAULT("POST", P_VAULT, HOLD(1)), NOF2, false,
 	 0},
-	{"vault write", "timeout", NOGATE, VLT, FAULT("POST", P_VAULT, DELAY(2000, 1)), NOF2, false,
-	 2300, 0},
-	{"vault write", "cas conflict", NOGATE, VLT, FAULT("POST", P_VAULT, BUMP), NOF2, false, 0,
-	 BUMPED_V},
+	{"vault write", "cas conflict", NOGATE, VLT, FAULT("POST", P_VAULT, BUMP), NOF2, false, BUMPED_V},
 	/* k8s store write: PATCH the Secret (resourceVersion) */
-	{"k8s write", "503", NOGATE, K8S, FAULT("PATCH", P_K8S, S503(1)), NOF2, false, 0, 0},
+	{"k8s write", "503", NOGATE, K8S, FAULT("PATCH", P_K8S, S503(1)), NOF2, false, 0},
 	{"k8s write", "429 Retry-After 1", NOGATE, K8S, FAULT("PATCH", P_K8S, S429(1)), NOF2, false,
-	 0, 0},
-	{"k8s write", "drop", NOGATE, K8S, FAULT("PATCH", P_K8S, DROP(2)), NOF2, false, 0, 0},
-	{"k8s write", "drop_after", NOGATE, K8S, FAULT("PATCH", P_K8S, DROPA(1)), NOF2, false, 0, 0},
-	{"k8s write", "timeout", NOGATE, K8S, FAULT("PATCH", P_K8S, DELAY(2000, 1)), NOF2, false,
-	 2300, 0},
+	 0},
+	{"k8s write", "drop", NOGATE, K8S, FAULT("PATCH", P_K8S, DROP(2)), NOF2, false, 0},
+	{"k8s write", "drop_after", NOGATE, K8S, FAULT("PATCH", P_K8S, DROPA(1)), NOF2, false, 0},
+	{"k8s write", "timeout", NOGATE, K8S, FAULT("PATCH", P_K8S, HOLD(1)), NOF2, false,
+	 0},
 	{"k8s write", "resourceVersion conflict", NOGATE, K8S, FAULT("PATCH", P_K8S, BUMP), NOF2,
-	 false, 0, 0},
+	 false, 0},
 	/* store read-back: the GET after the write (gated on the write) */
-	{"vault read-back", "503", VLT, FAULT("POST", P_VAULT, DELAY(300, 1)), VLT,
-	 FAULT("GET", P_VAULT, S503(2)), NOF2, false, 0, 0},
-	{"vault read-back", "drop", VLT, FAULT("POST", P_VAULT, DELAY(300, 1)), VLT,
-	 FAULT("GET", P_VAULT, DROP(3)), NOF2, false, 0, 0},
-	{"vault read-back", "timeout", VLT, FAULT("POST", P_VAULT, DELAY(300, 1)), VLT,
-	 FAULT("GET", P_VAULT, DELAY(2000, 2)), NOF2, false, 2300, 0},
-	{"k8s read-back", "503", K8S, FAULT("PATCH", P_K8S, DELAY(300, 1)), K8S,
-	 FAULT("GET", P_K8S, S503(2)), NOF2, false, 0, 0},
-	{"k8s read-back", "drop_after", K8S, FAULT("PATCH", P_K8S, DELAY(300, 1)), K8S,
-	 FAULT("GET", P_K8S, DROPA(3)), NOF2, false, 0, 0},
-	{"k8s read-back", "timeout", K8S, FAULT("PATCH", P_K8S, DELAY(300, 1)), K8S,
-	 FAULT("GET", P_K8S, DELAY(2000, 2)), NOF2, false, 2300, 0},
+	{"vault read-back", "503", VLT, FAULT("POST", P_VAULT, HOLD(1)), VLT,
+	 FAULT("GET", P_VAULT, S503(2)), NOF2, false, 0},
+	{"vault read-back", "drop", VLT, FAULT("POST", P_VAULT, HOLD(1)), VLT,
+	 FAULT("GET", P_VAULT, DROP(3)), NOF2, false, 0},
+	{"vault read-back", "timeout", VLT, FAULT("POST", P_VAULT, HOLD(1)), VLT,
+	 FAULT("GET", P_VAULT, HOLD(2)), NOF2, false, 0},
+	{"k8s read-back", "503", K8S, FAULT("PATCH", P_K8S, HOLD(1)), K8S,
+	 FAULT("GET", P_K8S, S503(2)), NOF2, false, 0},
+	{"k8s read-back", "drop_after", K8S, FAULT("PATCH", P_K8S, HOLD(1)), K8S,
+	 FAULT("GET", P_K8S, DROPA(3)), NOF2, false, 0},
+	{"k8s read-back", "timeout", K8S, FAULT("PATCH", P_K8S, HOLD(1)), K8S,
+	 FAULT("GET", P_K8S, HOLD(2)), NOF2, false, 0},
 	/* Both read-backs fail with no file store: no store is known to hold
 	 * the new token, though both do. Regression: push revoked it then,
 	 * leaving both stores on a revoked token; it is now kept (exit 8). */
-	{"vault+k8s read-back, no file store", "503", VLT, FAULT("POST", P_VAULT, DELAY(300, 1)),
-	 VLT, FAULT("GET", P_VAULT, S503(2)), K8S, FAULT("GET", P_K8S, S503(2)), false, 0, NO_FILE},
+	{"vault+k8s read-back, no file store", "503", VLT, FAULT("POST", P_VAULT, HOLD(1)),
+	 VLT, FAULT("GET", P_VAULT, S503(2)), K8S, FAULT("GET", P_K8S, S503(2)), false, NO_FILE},
 	/* Store reads down for the whole run (pre-read, write, read-back,
 	 * retire), the write itself refused. Regression: an unreadable store
 	 * counted as empty and retirement revoked the token it still holds;
 	 * retirement now waits until every store can be read. */
 	{"vault read + write", "503 on every request", NOGATE, VLT,
-	 FAULT("GET", P_VAULT, S503(20)), VLT, FAULT("POST", P_VAULT, S503(20)), false, 0, 0},
+	 FAULT("GET", P_VAULT, S503(20)), VLT, FAULT("POST", P_VAULT, S503(20)), false, 0},
 	{"k8s read + write", "503 on every request", NOGATE, K8S, FAULT("GET", P_K8S, S503(20)), K8S,
-	 FAULT("PATCH", P_K8S, S503(20)), false, 0, 0},
-	/* kill -9 of mdcred while the step is in flight (2 s on the server) */
-	{"mint", "kill -9", NOGATE, EMU, FAULT("POST", P_TOK, DELAY(2000, 1)), NOF2, true, 2300, 0},
-	{"list", "kill -9", NOGATE, EMU, FAULT("GET", P_TOK, DELAY(2000, 1)), NOF2, true, 2300, 0},
-	{"vault write", "kill -9", NOGATE, VLT, FAULT("POST", P_VAULT, DELAY(2000, 1)), NOF2, true,
-	 2300, 0},
-	{"k8s write", "kill -9", NOGATE, K8S, FAULT("PATCH", P_K8S, DELAY(2000, 1)), NOF2, true,
-	 2300, 0},
-	{"vault read-back", "kill -9", VLT, FAULT("POST", P_VAULT, DELAY(300, 1)), VLT,
-	 FAULT("GET", P_VAULT, DELAY(2000, 1)), NOF2, true, 2300, 0},
-	{"revoke", "kill -9", NOGATE, EMU, FAULT("DELETE", P_REVOKE, DELAY(2000, 1)), NOF2, true,
-	 2300, 0},
+	 FAULT("PATCH", P_K8S, S503(20)), false, 0},
+	/* kill -9 of mdcred while the step is in flight (held on the server) */
+	{"mint", "kill -9", NOGATE, EMU, FAULT("POST", P_TOK, HOLD(1)), NOF2, true, 0},
+	{"list", "kill -9", NOGATE, EMU, FAULT("GET", P_TOK, HOLD(1)), NOF2, true, 0},
+	{"vault write", "kill -9", NOGATE, VLT, FAULT("POST", P_VAULT, HOLD(1)), NOF2, true,
+	 0},
+	{"k8s write", "kill -9", NOGATE, K8S, FAULT("PATCH", P_K8S, HOLD(1)), NOF2, true,
+	 0},
+	{"vault read-back", "kill -9", VLT, FAULT("POST", P_VAULT, HOLD(1)), VLT,
+	 FAULT("GET", P_VAULT, HOLD(1)), NOF2, true, 0},
+	{"revoke", "kill -9", NOGATE, EMU, FAULT("DELETE", P_REVOKE, HOLD(1)), NOF2, true,
+	 0},
 };
 
 #define NSCEN ((int)(sizeof matrix / sizeof matrix[0]))
@@ -455,52 +455,86 @@ static void run_action(const run *r, char *action, size_t sz)
 	md_json_free(&d);
 }
 
-static void sleep_ms(long ms)
+/* Waiting for the fault: taken (the rule used up: a held request is held
+ * now), or mdcred ended first. */
+struct taken {
+	const run *r;
+	int srv;
+	bool ended;
+	int st;
+};
+
+static bool taken_or_ended(void *arg)
 {
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) < 0)
-		;
+	struct taken *t = arg;
+	if (faults_pending(t->srv) == 0)
+		return true;
+	t->ended = waitpid(t->r->pid, &t->st, WNOHANG) == t->r->pid;
+	return t->ended;
 }
 
-static long now_ms(void)
+static void wait_taken(const run *r, int srv)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+	struct taken t = {r, srv, false, 0};
+	bool done = h_wait_for(taken_or_ended, &t, 30000);
+	ck_assert_msg(!t.ended, "scenario %02d: mdcred ended (status %d) before the fault was "
+		      "reached; see %s", cur, t.st, r->err);
+	ck_assert_msg(done, "scenario %02d: the fault was never reached; see %s", cur, r->err);
 }
 
-/* Waits until srv has no fault rule left to fire (the last one was taken);
- * false if mdcred ended first. */
-static bool wait_taken(const run *r, int srv)
+static void release(int srv)
 {
-	for (int i = 0; i < 1000; i++) {
-		if (faults_pending(srv) == 0)
-			return true;
-		int st;
-		if (waitpid(r->pid, &st, WNOHANG) == r->pid)
-			ck_abort_msg("scenario %02d: mdcred ended (status %d) before the fault was "
-				     "reached; see %s",
-				     cur, st, r->err);
-		sleep_ms(10);
-	}
-	return false;
+	_cleanup_secret_ md_secret *b = md_secret_new(256);
+	ck_assert_int_eq(srv_call(srv, "POST", srv == EMU ? "/_emulator/release" : "/_fake/release",
+				  "{}", false, b), 200);
+}
+
+/* Requests a server is still handling (a held or delayed one). */
+static long long in_flight(int srv)
+{
+	_cleanup_secret_ md_secret *b = md_secret_new(1 << 16);
+	ck_assert_int_eq(srv_call(srv, "GET", srv == EMU ? "/_emulator/state" : "/_fake/state",
+				  NULL, false, b), 200);
+	md_json d;
+	ck_assert_int_eq(md_json_parse(&d, md_secret_str(b), md_secret_len(b), NULL), 0);
+	long long n = -1;
+	md_json_int(&d, md_json_get(&d, 0, "in_flight"), &n);
+	md_json_free(&d);
+	return n;
+}
+
+static bool servers_idle(void *arg)
+{
+	(void)arg;
+	return in_flight(EMU) == 0 && in_flight(VLT) == 0 && in_flight(K8S) == 0;
 }
 
 static const char *const srv_names[] = {"emulator", "vault", "k8s"};
 
+/* The matrix in parts, a test case each (rotate_faults_1 ...), each with its
+ * own fakes: run_all.sh runs the parts side by side. Part p takes every
+ * PARTS-th scenario from p (the slow kinds, timeouts and kills, are spread
+ * over all parts); its loop index p * NSCEN + k is scenario p + k * PARTS. */
+#define PARTS 6
+
+static int scenario_of(int i)
+{
+	return i / NSCEN + i % NSCEN * PARTS;
+}
+
 START_TEST(fault_matrix)
 {
-	cur = _i;
-	const scenario *sc = &matrix[_i];
-	printf("scenario %02d: step=%s fault=%s at=%s%s%s\n", _i, sc->step, sc->fault,
+	cur = scenario_of(_i);
+	const scenario *sc = &matrix[cur];
+	printf("scenario %02d: step=%s fault=%s at=%s%s%s\n", cur, sc->step, sc->fault,
 	       srv_names[sc->srv], sc->gate ? " (gated)" : "",
 	       (sc->flags & NO_FILE) ? " stores=vault,k8s" : " stores=file,vault,k8s");
 	fflush(stdout);
 
 	char name[64];
-	snprintf(name, sizeof name, "rotfault-state-%02d", _i);
+	snprintf(name, sizeof name, "rotfault-state-%02d", cur);
 	snprintf(state_dir, sizeof state_dir, "%s", h_path(false, name));
-	snprintf(name, sizeof name, "rotfault-%02d.json", _i);
+	snprintf(name, sizeof name, "rotfault-%02d.json", cur);
 	snprintf(file_path, sizeof file_path, "%s", h_path(true, name));
 	unlink(file_path);
 	snprintf(file_uri, sizeof file_uri, "file://%s?format=json", file_path);
@@ -514,12 +548,11 @@ START_TEST(fault_matrix)
 	int rc = rotate_wait(&r);
 	run_action(&r, act, sizeof act);
 	ck_assert_msg(rc == 0 && strcmp(act, "rotated") == 0,
-		      "scenario %02d: the first rotation: exit %d, action %s (see %s)", _i, rc, act,
+		      "scenario %02d: the first rotation: exit %d, action %s (see %s)", cur, rc, act,
 		      r.err);
 	check_invariants(sc, false);
 
 	/* The faulty run. */
-	long t0 = now_ms();
 	if (sc->gate)
 		add_fault(sc->gsrv, sc->gate);
 	else {
@@ -529,30 +562,33 @@ START_TEST(fault_matrix)
 	}
 	rotate_start(&r, sc, "faulty", true);
 	if (sc->gate) {
+		/* The gate's request is held: arm the fault, then let it go on. */
 		wait_taken(&r, sc->gsrv);
 		add_fault(sc->srv, sc->f1);
 		if (sc->f2)
 			add_fault(sc->srv2, sc->f2);
+		release(sc->gsrv);
 	}
 	if (sc->kill) {
 		wait_taken(&r, sc->srv);
-		sleep_ms(300);
 		kill(r.pid, SIGKILL);
 	}
 	int rc1 = rotate_wait(&r);
 	char act1[32];
 	run_action(&r, act1, sizeof act1);
-	/* Let delayed requests finish on the servers before judging. */
-	long left = sc->settle_ms - (now_ms() - t0);
-	if (left > 0)
-		sleep_ms(left);
+	/* Held requests go on, and every server finishes what it is handling
+	 * before the state is judged. */
 	clear_faults();
+	for (int srv = EMU; srv <= K8S; srv++)
+		release(srv);
+	ck_assert_msg(h_wait_for(servers_idle, NULL, 60000),
+		      "scenario %02d: a server is still handling a request", cur);
 	if (sc->kill)
 		ck_assert_msg(rc1 == 128 + SIGKILL, "scenario %02d: mdcred was not killed (exit %d)",
-			      _i, rc1);
+			      cur, rc1);
 	else
 		ck_assert_msg(rc1 == 0 || (rc1 >= 5 && rc1 <= 8),
-			      "scenario %02d: exit %d is not a documented outcome (see %s)", _i, rc1,
+			      "scenario %02d: exit %d is not a documented outcome (see %s)", cur, rc1,
 			      r.err);
 	check_invariants(sc, false);
 
@@ -562,24 +598,31 @@ START_TEST(fault_matrix)
 	char act2[32];
 	run_action(&r, act2, sizeof act2);
 	ck_assert_msg(rc2 == 0 && (strcmp(act2, "rotated") == 0 || strcmp(act2, "fresh") == 0),
-		      "scenario %02d (%s / %s): the rerun: exit %d, action %s (see %s)", _i, sc->step,
+		      "scenario %02d (%s / %s): the rerun: exit %d, action %s (see %s)", cur, sc->step,
 		      sc->fault, rc2, act2, r.err);
 	check_invariants(sc, true);
 	printf("scenario %02d: step=%s fault=%s result=ok (faulty run: exit %d, action %s; "
 	       "rerun: exit %d, action %s)\n",
-	       _i, sc->step, sc->fault, rc1, act1, rc2, act2);
+	       cur, sc->step, sc->fault, rc1, act1, rc2, act2);
 	fflush(stdout);
 }
 END_TEST
 
+
 Suite *suite_rotate_faults(void)
 {
-	Suite *s = suite_create("rotate_faults");
-	TCase *tc = h_tcase("rotate_faults");
-	tcase_add_unchecked_fixture(tc, fakes_start, fakes_stop);
-	tcase_add_checked_fixture(tc, fakes_reset, NULL);
-	tcase_set_timeout(tc, 60);
-	tcase_add_loop_test(tc, fault_matrix, 0, NSCEN);
-	suite_add_tcase(s, tc);
+	static const char *const names[PARTS] = {"rotate_faults_1", "rotate_faults_2",
+						 "rotate_faults_3", "rotate_faults_4",
+						 "rotate_faults_5", "rotate_faults_6"};
+	Suite *s = h_suite("rotate_faults");
+	for (int p = 0; p < PARTS; p++) {
+		TCase *tc = h_tcase(names[p]);
+		tcase_add_unchecked_fixture(tc, fakes_start, fakes_stop);
+		tcase_add_checked_fixture(tc, fakes_reset, NULL);
+		tcase_set_timeout(tc, 60);
+		tcase_add_loop_test(tc, fault_matrix, p * NSCEN,
+				    p * NSCEN + (NSCEN - p + PARTS - 1) / PARTS);
+		suite_add_tcase(s, tc);
+	}
 	return s;
 }

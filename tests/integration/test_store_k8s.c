@@ -49,7 +49,7 @@ static void fake_start(void)
 	record_token(wrong_file, "k8s-wrong-");
 
 	const char *fake = getenv("FAKE_K8S");
-	const char *argv[] = {"python3", fake && *fake ? fake : "tests/fakes/fake_k8s.py",
+	const char *argv[] = {h_python(), fake && *fake ? fake : "tests/fakes/fake_k8s.py",
 			      "--tls-cert", cert, "--tls-key", key, "--token-file", sa_file,
 			      "--namespace", "team-a", "--namespace", "team-b", "--namespace",
 			      "locked", "--deny", "locked", NULL};
@@ -399,6 +399,23 @@ START_TEST(stale_resource_version_conflict)
 }
 END_TEST
 
+/* In the forked writer below: has the fake taken its only fault rule (the
+ * hold: the PATCH is held now)? No Check asserts here: this runs in a child. */
+static bool patch_held(void *arg)
+{
+	(void)arg;
+	_cleanup_secret_ md_secret *b = md_secret_new(1 << 16);
+	md_json d;
+	if (fake_call("GET", "/_fake/state", NULL, NULL, false, b) != 200 ||
+	    md_json_parse(&d, md_secret_str(b), md_secret_len(b), NULL) != 0)
+		return false;
+	long long left = -1;
+	md_json_int(&d, md_json_get(&d, md_json_at(&d, md_json_get(&d, 0, "faults"), 0), "count"),
+		    &left);
+	md_json_free(&d);
+	return left == 0;
+}
+
 START_TEST(conflict_with_delayed_patch)
 {
 	h_make_account("svc_k8s_delay");
@@ -406,21 +423,18 @@ START_TEST(conflict_with_delayed_patch)
 	push(&r, NULL, "svc_k8s_delay", "k8s://team-a/md-token", NULL);
 	ck_assert_exit(r, 0);
 	h_result_free(&r);
-	/* The PATCH waits 1.5 s in the fake; meanwhile another writer (a child
-	 * here) changes the Secret through the control plane. The fake logs a
-	 * request when it has answered it, so the first new entry is our GET. */
-	fake_fault("{\"method\":\"PATCH\",\"path\":\"" SECRET_PATH "\",\"action\":\"delay\","
-		   "\"delay_ms\":1500}");
-	int before = fake_request_count();
+	/* The fake holds the PATCH; meanwhile another writer (a child here)
+	 * changes the Secret through the control plane, then lets it go on. */
+	fake_fault("{\"method\":\"PATCH\",\"path\":\"" SECRET_PATH "\",\"action\":\"hold\"}");
 	pid_t other = fork();
 	if (other == 0) {
-		/* once the push's GET has been answered, its PATCH is in the delay */
-		for (int i = 0; i < 500 && fake_request_count() <= before; i++)
-			usleep(20 * 1000);
-		usleep(300 * 1000);
-		long st = fake_call("POST", "/_fake/bump", NULL,
-				    "{\"namespace\":\"team-a\",\"name\":\"md-token\"}", false, NULL);
-		_exit(st == 200 ? 0 : 1);
+		bool held = h_wait_for(patch_held, NULL, 30000);
+		long st = held ? fake_call("POST", "/_fake/bump", NULL,
+					   "{\"namespace\":\"team-a\",\"name\":\"md-token\"}", false,
+					   NULL)
+			       : 0;
+		long rel = fake_call("POST", "/_fake/release", NULL, "{}", false, NULL);
+		_exit(st == 200 && rel == 200 ? 0 : 1);
 	}
 	push(&r, NULL, "svc_k8s_delay", "k8s://team-a/md-token", NULL);
 	int ws = 0;
@@ -674,7 +688,7 @@ END_TEST
 
 Suite *suite_store_k8s(void)
 {
-	Suite *s = suite_create("store_k8s");
+	Suite *s = h_suite("store_k8s");
 	TCase *tc = h_tcase("store_k8s");
 	tcase_add_unchecked_fixture(tc, fake_start, fake_stop);
 	tcase_add_checked_fixture(tc, fake_reset, NULL);

@@ -45,7 +45,7 @@ static pid_t fv_spawn(const char *approle, const char *k8s, const char *cert, co
 		      char *url, size_t urlsz)
 {
 	const char *fake = getenv("FAKE_VAULT");
-	const char *argv[32] = {"python3", fake && *fake ? fake : "tests/fakes/fake_vault.py",
+	const char *argv[32] = {h_python(), fake && *fake ? fake : "tests/fakes/fake_vault.py",
 				"--root-token-file", h_path(true, "vault/root.token"),
 				"--namespace", "team-a", "--kv-mount", "secret", "--kv-mount",
 				"kv", "--record-tokens", h_record_file(), "-v"};
@@ -549,7 +549,7 @@ END_TEST
 START_TEST(store_503_retry_after_retried)
 {
 	h_make_account(USER);
-	const char *env[] = {env_root, env_home_none, NULL};
+	const char *env[] = {env_root, env_home_none, "MDCRED_VERBOSE=1", NULL};
 	fv_fault("{\"method\":\"GET\",\"path\":\"/v1/secret/data/mdcred/retry\",\"status\":503,"
 		 "\"retry_after\":1,\"count\":1}");
 	/* A POST is retried only when it surely did nothing: 429. */
@@ -559,6 +559,9 @@ START_TEST(store_503_retry_after_retried)
 	push(&r, env, 0, "--store", vault_uri("secret/mdcred/retry"), NULL);
 	ck_assert(h_contains(r.err, "HTTP 503; retrying in 1.000 s"));
 	ck_assert(h_contains(r.err, "HTTP 429; retrying in 1.000 s"));
+	/* Both waits were Retry-After's 1 s, on mdcred's virtual clock. */
+	ck_assert_msg(h_count(r.err, "virtual wait 1000 ms") == 2, "stderr: %s",
+		      md_secret_str(r.err));
 	h_result_free(&r);
 	ck_assert_int_eq(fv_count("GET", "/v1/secret/data/mdcred/retry", NULL, 503), 1);
 	ck_assert_int_eq(fv_count("POST", "/v1/secret/data/mdcred/retry", NULL, 200), 1);
@@ -635,7 +638,7 @@ END_TEST
 
 Suite *suite_store_vault(void)
 {
-	Suite *s = suite_create("store_vault");
+	Suite *s = h_suite("store_vault");
 	TCase *tc = h_tcase("store_vault");
 	tcase_add_unchecked_fixture(tc, fake_start, fake_stop);
 	tcase_add_checked_fixture(tc, fv_reset, NULL);

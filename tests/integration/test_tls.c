@@ -66,8 +66,8 @@ END_TEST
 
 Suite *suite_tls(void)
 {
-	Suite *s = suite_create("tls");
-	TCase *tc = tcase_create("tls");
+	Suite *s = h_suite("tls");
+	TCase *tc = h_tcase("tls");
 	tcase_add_unchecked_fixture(tc, tls_start, tls_stop);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, https_with_cacert);

@@ -291,7 +291,7 @@ END_TEST
 
 Suite *suite_token(void)
 {
-	Suite *s = suite_create("token");
+	Suite *s = h_suite("token");
 	TCase *tc = h_tcase("token");
 	tcase_add_test(tc, create_default_prints_only_token);
 	tcase_add_test(tc, create_formats);
