@@ -16,6 +16,16 @@ static bool has_control(const char *s)
 	return false;
 }
 
+/* A host as a store may name one: visible ASCII (a name, an IPv4 address
+ * or an IPv6 literal in brackets), or none. */
+static bool host_ok(const char *h)
+{
+	for (; *h; h++)
+		if ((unsigned char)*h <= 0x20 || (unsigned char)*h >= 0x7f)
+			return false;
+	return true;
+}
+
 /* One part into out ("" when absent); false when it does not fit or
  * cannot be decoded. */
 static bool part(CURLU *u, CURLUPart what, unsigned flags, char *out, size_t outsz)
@@ -77,6 +87,11 @@ static int uri_split(CURLU *u, const char *text, md_uri *out, md_error *err)
 	    has_control(out->path))
 		return md_err_set(err, MD_EUSAGE, "'%.200s': the path is too long or holds an "
 				  "encoded control character", text);
+	/* libcurl decodes a percent-encoded host ("%7f"): what it gives back
+	 * is checked, not only what was written. */
+	if (!host_ok(out->host) || has_control(out->query))
+		return md_err_set(err, MD_EUSAGE, "'%.200s': the host is not a plain host name or "
+				  "address, or the query holds a control character", text);
 	if (no_authority)
 		out->host[0] = '\0';
 	return MD_OK;
