@@ -59,7 +59,7 @@ START_TEST(what_a_store_uri_never_means)
 	refused("file:///tmp/%0ax", "control");
 	refused("file:///tmp/\x1bx", "control");
 	refused("vault://%7f:8200/secret/x", "host"); /* decodes to DEL */
-	refused("k8s://te%0am/x", "host");
+	refused("k8s://te%0am/x", "URI");
 	refused("vault://h\xc3\xa9:8200/x", "host");
 	refused("file:relative/x", "not a URI");
 	refused("k8s:team/x", "not a URI");
