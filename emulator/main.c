@@ -360,19 +360,12 @@ int main(int argc, char **argv)
 	if (o.cert && (pem_read("--tls-cert", o.cert, &cert) < 0 ||
 		       pem_read("--tls-key", o.key, &key) < 0 || tls_check(cert, key, &o) < 0)) {
 		rc = 2;
-		goto out;
-	}
-	admin = md_secret_new(512);
-	member = md_secret_new(512);
-	if (!admin || !member) {
+	} else if (!(admin = md_secret_new(512)) || !(member = md_secret_new(512))) {
 		md_log_error("out of memory");
 		rc = 1;
-		goto out;
-	}
-	rc = org_start(&o, admin, member);
-	if (rc == 0)
+	} else if ((rc = org_start(&o, admin, member)) == 0) {
 		rc = serve(&o, &l, admin, member, cert, key);
-out:
+	}
 	emu_lock();
 	emu_org_free();
 	emu_faults_clear();

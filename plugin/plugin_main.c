@@ -3,6 +3,7 @@
  * the one handshake line), then serving until Shutdown or the host leaves. */
 #define _GNU_SOURCE
 #include "plugin.h"
+#include "base/cleanup.h"
 #include "base/env.h"
 
 #include <errno.h>
@@ -109,44 +110,52 @@ static void on_host_gone(void *ud)
 	plugin_stop();
 }
 
+/* AutoMTLS, the socket and the server with every service; 0 or -1 (logged).
+ * On success the server owns the socket. */
+static int serve_setup(const char *client_pem, char *sock, size_t socksz, SSL_CTX **server_ctx,
+		       md_grpc_server **server)
+{
+	md_error err = {0};
+	if (md_mtls_identity_new(&plugin_env.identity, &err) ||
+	    md_mtls_server_ctx(plugin_env.identity, client_pem, server_ctx, &err) ||
+	    md_mtls_client_ctx(plugin_env.identity, client_pem, &plugin_env.client_ctx, &err)) {
+		md_log_error("AutoMTLS: %s", err.msg);
+		return -1;
+	}
+	_cleanup_fd_ int fd = listen_socket(sock, socksz);
+	if (fd < 0) {
+		md_log_error("cannot listen on a Unix socket in %s: %s", sock, strerror(errno));
+		return -1;
+	}
+	if (md_grpc_server_new(*server_ctx, fd, server, &err)) {
+		md_log_error("%s", err.msg);
+		return -1;
+	}
+	fd = -1; /* the server's now */
+	md_grpc_server_watch_stop(*server, stop_pipe[0]);
+	plugin_services_register(*server);
+	plugin_broker_register(*server);
+	plugin_backend_register(*server);
+	md_grpc_server_on_idle(*server, on_host_gone, NULL);
+	return 0;
+}
+
 static int serve(const char *client_pem)
 {
 	md_error err = {0};
 	md_grpc_server *server = NULL;
 	SSL_CTX *server_ctx = NULL;
 	char sock[256] = "";
-	int rc = 1, fd = -1;
-	if (md_mtls_identity_new(&plugin_env.identity, &err) ||
-	    md_mtls_server_ctx(plugin_env.identity, client_pem, &server_ctx, &err) ||
-	    md_mtls_client_ctx(plugin_env.identity, client_pem, &plugin_env.client_ctx, &err)) {
-		md_log_error("AutoMTLS: %s", err.msg);
-		goto out;
-	}
-	if ((fd = listen_socket(sock, sizeof sock)) < 0) {
-		md_log_error("cannot listen on a Unix socket in %s: %s", sock, strerror(errno));
-		goto out;
-	}
-	if (md_grpc_server_new(server_ctx, fd, &server, &err)) {
-		md_log_error("%s", err.msg);
-		goto out;
-	}
-	fd = -1;
-	md_grpc_server_watch_stop(server, stop_pipe[0]);
-	plugin_services_register(server);
-	plugin_broker_register(server);
-	plugin_backend_register(server);
-	md_grpc_server_on_idle(server, on_host_gone, NULL);
+	int rc = 1;
 	/* The one line the host reads; nothing may precede it on stdout. */
-	printf("1|%s|unix|%s|grpc|%s\n", APP_PROTOCOL, sock,
-	       md_mtls_identity_cert_b64(plugin_env.identity));
-	if (fflush(stdout) != 0)
-		goto out;
-	rc = md_grpc_server_run(server, &err) ? 1 : 0;
-	if (rc)
-		md_log_error("%s", err.msg);
-out:
-	if (fd >= 0)
-		close(fd);
+	if (serve_setup(client_pem, sock, sizeof sock, &server_ctx, &server) == 0 &&
+	    printf("1|%s|unix|%s|grpc|%s\n", APP_PROTOCOL, sock,
+		   md_mtls_identity_cert_b64(plugin_env.identity)) > 0 &&
+	    fflush(stdout) == 0) {
+		rc = md_grpc_server_run(server, &err) ? 1 : 0;
+		if (rc)
+			md_log_error("%s", err.msg);
+	}
 	/* Handlers first (free waits for them): a Setup still running then
 	 * cannot publish a client after the slot is emptied. */
 	md_grpc_server_free(server);

@@ -1,5 +1,6 @@
 /* http.c - see http.h. */
 #include "net/http.h"
+#include "base/time.h"
 #include "net/curl_dl.h"
 #include "net/uri.h"
 #include "net/http_multi.h"
@@ -434,12 +435,10 @@ int md_http_request_typed(md_http *h, const char *method, const char *path, cons
 		resp->content_type[0] = '\0';
 		resp->maybe_sent = false;
 		http_prepare(h, method, md_secret_str(url), body, mode, &rx);
-		struct timespec t0, t1;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		long long t0 = md_time_now_ms();
 		CURLcode cc = h->multi ? md_http_multi_perform(h->multi, h->curl)
 					: curl_easy_perform(h->curl);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		long ms = (long)(md_time_now_ms() - t0);
 		if (rx.too_big) {
 			/* The status came first: a 2xx says the work was done
 			 * (a mint answered with a body too large to read still

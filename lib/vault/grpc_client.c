@@ -417,13 +417,13 @@ static int call_outcome(struct gcall *call, uint8_t **resp, size_t *resp_len, in
 		snprintf(status_msg, status_msg_sz, "%s", call->grpc_msg);
 	if (call->grpc_status != MD_GRPC_OK)
 		return MD_OK;
-	md_h2msg *m = call->st.in_head; /* the loop is done with it */
-	if (!m || m->next) {
+	md_h2msg *m = STAILQ_FIRST(&call->st.in); /* the loop is done with it */
+	if (!m || STAILQ_NEXT(m, link)) {
 		*status = MD_GRPC_INTERNAL;
 		return md_err_set(err, MD_EFAIL, "grpc %s: the server sent %s response message",
 				  call->path, m ? "more than one" : "no");
 	}
-	call->st.in_head = call->st.in_tail = NULL;
+	STAILQ_INIT(&call->st.in);
 	*resp = m->p;
 	*resp_len = m->len;
 	free(m);

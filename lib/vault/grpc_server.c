@@ -4,6 +4,7 @@
  * only through h2stream.h. */
 #include "vault/grpc_server.h"
 
+#include <sys/queue.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -42,7 +43,7 @@ struct job {
 	md_grpc_call *c;
 	md_grpc_handler fn;
 	void *ud;
-	struct job *next;
+	STAILQ_ENTRY(job) link;
 };
 
 struct md_grpc_server {
@@ -55,7 +56,7 @@ struct md_grpc_server {
 	 * broker stream holds one for good) and shrinks after idling. */
 	pthread_cond_t workers_cv; /* a handler returned; a pool thread left */
 	int workers;               /* handlers still running */
-	struct job *jobs_head, *jobs_tail;
+	STAILQ_HEAD(, job) jobs; /* for the handler pool, in order */
 	pthread_cond_t pool_cv; /* a job is queued, or the pool stops */
 	int pool_threads, pool_idle, pool_stop;
 	/* loop */
@@ -109,7 +110,7 @@ static int server_trailers(md_h2stream *st)
 static int server_start(md_h2stream *st)
 {
 	md_grpc_call *c = call_of(st);
-	if (!st->out_head && st->out_end_taken)
+	if (STAILQ_EMPTY(&st->out) && st->out_end_taken)
 		return submit_status(st, "200", c->status, c->message);
 	nghttp2_nv nva[] = {MD_H2_NV(":status", "200"), MD_H2_NV("content-type", "application/grpc")};
 	nghttp2_data_provider dp = md_h2stream_provider(st);
@@ -317,32 +318,36 @@ static void job_run(struct job *j)
 	}
 }
 
+/* The next job, waiting for one; NULL when the thread should go (the
+ * server stops, or it idled long enough and enough others remain). loop.mu
+ * held. */
+static struct job *pool_next(md_grpc_server *s)
+{
+	while (STAILQ_EMPTY(&s->jobs) && !s->pool_stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += POOL_IDLE_SECS;
+		s->pool_idle++;
+		int rc = pthread_cond_timedwait(&s->pool_cv, &s->loop.mu, &until);
+		s->pool_idle--;
+		if (rc == ETIMEDOUT && STAILQ_EMPTY(&s->jobs) && s->pool_threads > POOL_KEEP)
+			return NULL;
+	}
+	struct job *j = STAILQ_FIRST(&s->jobs); /* NULL: stopping */
+	if (j)
+		STAILQ_REMOVE_HEAD(&s->jobs, link);
+	return j;
+}
+
 static void *pool_main(void *arg)
 {
 	md_grpc_server *s = arg;
 	pthread_mutex_lock(&s->loop.mu);
-	for (;;) {
-		while (!s->jobs_head && !s->pool_stop) {
-			struct timespec until;
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_sec += POOL_IDLE_SECS;
-			s->pool_idle++;
-			int rc = pthread_cond_timedwait(&s->pool_cv, &s->loop.mu, &until);
-			s->pool_idle--;
-			if (rc == ETIMEDOUT && !s->jobs_head && s->pool_threads > POOL_KEEP)
-				goto leave;
-		}
-		if (!s->jobs_head)
-			goto leave; /* stopping */
-		struct job *j = s->jobs_head;
-		s->jobs_head = j->next;
-		if (!s->jobs_head)
-			s->jobs_tail = NULL;
+	for (struct job *j; (j = pool_next(s));) {
 		pthread_mutex_unlock(&s->loop.mu);
 		job_run(j);
 		pthread_mutex_lock(&s->loop.mu);
 	}
-leave:
 	s->pool_threads--;
 	pthread_cond_broadcast(&s->workers_cv);
 	pthread_mutex_unlock(&s->loop.mu);
@@ -378,7 +383,8 @@ static int call_start(md_grpc_call *c, const route *r)
 	pthread_mutex_lock(&s->loop.mu);
 	/* Jobs queued but not yet taken each need an idle thread of their own. */
 	int waiting = 0;
-	for (struct job *q = s->jobs_head; q; q = q->next)
+	struct job *q;
+	STAILQ_FOREACH(q, &s->jobs, link)
 		waiting++;
 	if (s->pool_idle <= waiting && pool_add_thread(s) != 0 && s->pool_threads == 0) {
 		pthread_mutex_unlock(&s->loop.mu);
@@ -387,11 +393,7 @@ static int call_start(md_grpc_call *c, const route *r)
 	}
 	c->st.refs++; /* the handler's */
 	s->workers++;
-	if (s->jobs_tail)
-		s->jobs_tail->next = j;
-	else
-		s->jobs_head = j;
-	s->jobs_tail = j;
+	STAILQ_INSERT_TAIL(&s->jobs, j, link);
 	pthread_mutex_unlock(&s->loop.mu);
 	/* After the unlock, so the woken thread does not block on mu at once. */
 	pthread_cond_signal(&s->pool_cv);
@@ -419,6 +421,7 @@ int md_grpc_server_new(SSL_CTX *ssl_ctx, int listen_fd, md_grpc_server **out, md
 	}
 	pthread_cond_init(&s->workers_cv, NULL);
 	pthread_cond_init(&s->pool_cv, NULL);
+	STAILQ_INIT(&s->jobs);
 	*out = s;
 	return MD_OK;
 }

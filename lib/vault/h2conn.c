@@ -54,6 +54,8 @@ int md_h2loop_init(md_h2loop *l, const md_h2role *role, SSL_CTX *ctx, int listen
 	pthread_mutexattr_destroy(&ma);
 	atomic_init(&l->stop_req, 0);
 	atomic_init(&l->nconns, 0);
+	STAILQ_INIT(&l->dirty);
+	LIST_INIT(&l->conns);
 	return MD_OK;
 }
 
@@ -148,10 +150,8 @@ md_h2conn *md_h2conn_new(md_h2loop *l, int fd, SSL_CTX *ctx, const char *server_
 	c->id = ++l->next_id;
 	c->deadline = md_time_now_ms() + timeout_ms;
 	c->more = 1; /* a client speaks first: serve it on the first turn */
-	c->next = l->conns;
-	if (l->conns)
-		l->conns->prev = c;
-	l->conns = c;
+	LIST_INIT(&c->streams);
+	LIST_INSERT_HEAD(&l->conns, c, link);
 	atomic_fetch_add(&l->nconns, 1);
 	return c;
 }
@@ -160,14 +160,10 @@ md_h2conn *md_h2conn_new(md_h2loop *l, int fd, SSL_CTX *ctx, const char *server_
 static void conn_close(md_h2conn *c, int clean)
 {
 	md_h2loop *l = c->loop;
-	while (c->streams)
-		md_h2stream_detach(c->streams, NGHTTP2_CANCEL, c->why[0] ? c->why : "closed");
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		l->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	while (!LIST_EMPTY(&c->streams))
+		md_h2stream_detach(LIST_FIRST(&c->streams), NGHTTP2_CANCEL,
+				   c->why[0] ? c->why : "closed");
+	LIST_REMOVE(c, link);
 	if (clean && c->h2) {
 		ERR_clear_error();
 		(void)SSL_shutdown(c->ssl); /* best effort */
@@ -338,8 +334,8 @@ static void begin_stop(md_h2loop *l)
 		l->listen_fd = -1;
 	}
 	md_log_debug("grpc: stopping");
-	for (md_h2conn *c = l->conns, *next; c; c = next) {
-		next = c->next;
+	for (md_h2conn *c = LIST_FIRST(&l->conns), *next; c; c = next) {
+		next = LIST_NEXT(c, link);
 		if (!c->h2) {
 			conn_close(c, 0);
 			continue;
@@ -348,7 +344,8 @@ static void begin_stop(md_h2loop *l)
 				      nghttp2_session_get_last_proc_stream_id(c->h2), NGHTTP2_NO_ERROR,
 				      NULL, 0);
 		pthread_mutex_lock(&l->mu);
-		for (md_h2stream *st = c->streams; st; st = st->conn_next) {
+		md_h2stream *st;
+		LIST_FOREACH(st, &c->streams, conn_link) {
 			st->cancelled = 1;
 			pthread_cond_broadcast(&st->cv);
 		}
@@ -361,8 +358,8 @@ static void begin_stop(md_h2loop *l)
 static void after_turn(md_h2loop *l)
 {
 	int64_t now = md_time_now_ms();
-	for (md_h2conn *c = l->conns, *next; c; c = next) {
-		next = c->next;
+	for (md_h2conn *c = LIST_FIRST(&l->conns), *next; c; c = next) {
+		next = LIST_NEXT(c, link);
 		if (c->deadline && now >= c->deadline) {
 			conn_fail(c, c->h2 ? "no HTTP/2 SETTINGS in time" : "no TLS handshake in time");
 			conn_close(c, 0);
@@ -418,7 +415,8 @@ static int turn_prepare(md_h2loop *l, struct pollset *p, int *timeout)
 	/* The stop fd stays readable: only until stopping. */
 	rc |= pollset_add(p, l->stopping ? -1 : l->stop_fd, POLLIN, NULL);
 	rc |= pollset_add(p, listen ? l->listen_fd : -1, POLLIN, NULL);
-	for (md_h2conn *c = l->conns; c; c = c->next) {
+	md_h2conn *c;
+	LIST_FOREACH(c, &l->conns, link) {
 		short ev = POLLIN;
 		if (c->want_write || c->wr_blocked || c->woff < c->wlen)
 			ev |= POLLOUT;
@@ -437,7 +435,7 @@ static int turn_prepare(md_h2loop *l, struct pollset *p, int *timeout)
 static int turn_poll(md_h2loop *l, struct pollset *p, int timeout)
 {
 	pthread_mutex_lock(&l->mu);
-	int busy = l->dirty_head != NULL;
+	int busy = !STAILQ_EMPTY(&l->dirty);
 	l->sleeping = !busy;
 	pthread_mutex_unlock(&l->mu);
 	int n = poll(p->fd, p->n, busy ? 0 : timeout);
@@ -485,7 +483,7 @@ int md_h2loop_run(md_h2loop *l, md_error *err)
 	for (;;) {
 		if (atomic_load(&l->stop_req) && !l->stopping)
 			begin_stop(l);
-		if (l->stopping && (!l->conns || md_time_now_ms() >= l->stop_deadline))
+		if (l->stopping && (LIST_EMPTY(&l->conns) || md_time_now_ms() >= l->stop_deadline))
 			break;
 		int timeout;
 		if (turn_prepare(l, &p, &timeout) != 0) {
@@ -521,8 +519,8 @@ void md_h2loop_close_all(md_h2loop *l)
 	pthread_mutex_lock(&l->mu);
 	l->closed = 1;
 	pthread_mutex_unlock(&l->mu);
-	while (l->conns) {
-		md_h2conn *c = l->conns;
+	while (!LIST_EMPTY(&l->conns)) {
+		md_h2conn *c = LIST_FIRST(&l->conns);
 		if (c->h2)
 			(void)conn_flush(c); /* GOAWAY, and what else is ready */
 		if (!c->why[0])

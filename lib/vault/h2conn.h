@@ -49,6 +49,7 @@
 
 #include <nghttp2/nghttp2.h>
 #include <openssl/ssl.h>
+#include <sys/queue.h>
 
 #include "base/error.h"
 #include "vault/grpc_frame.h"
@@ -72,7 +73,7 @@ typedef struct md_h2stream md_h2stream;
 
 /* A message to send, with its 5-byte prefix. */
 typedef struct md_h2buf {
-	struct md_h2buf *next;
+	STAILQ_ENTRY(md_h2buf) link;
 	size_t len; /* bytes in data, prefix included */
 	size_t off; /* bytes already handed to nghttp2 */
 	uint8_t data[];
@@ -80,10 +81,12 @@ typedef struct md_h2buf {
 
 /* A message received, waiting for md_h2stream_recv. */
 typedef struct md_h2msg {
-	struct md_h2msg *next;
+	STAILQ_ENTRY(md_h2msg) link;
 	uint8_t *p; /* malloc, handed to the receiver */
 	size_t len;
 } md_h2msg;
+STAILQ_HEAD(md_h2buf_q, md_h2buf);
+STAILQ_HEAD(md_h2msg_q, md_h2msg);
 
 struct md_h2stream {
 	md_h2loop *loop;
@@ -92,24 +95,24 @@ struct md_h2stream {
 	/* shared (loop->mu) */
 	int refs;
 	int blocked;                     /* threads waiting in recv or send */
-	md_h2msg *in_head, *in_tail;     /* received */
+	struct md_h2msg_q in;            /* received */
 	int in_eof;                      /* the peer ended its side */
 	int cancelled;                   /* recv answers -1 */
 	int detached;                    /* the stream is gone: send answers -1 */
-	md_h2buf *pend_head, *pend_tail; /* sent, not yet taken by the loop */
+	struct md_h2buf_q pend;          /* sent, not yet taken by the loop */
 	size_t queued;                   /* bytes sent, not yet given to nghttp2 */
 	int out_end;                     /* nothing more to send after what is queued */
 	int cancel_req;                  /* reset it (the caller gave up) */
 	int in_dirty;
-	md_h2stream *dirty_next;
+	STAILQ_ENTRY(md_h2stream) dirty; /* in loop->dirty while in_dirty */
 
 	/* loop */
 	md_h2conn *conn; /* NULL until attached, and once detached */
 	int32_t id;
-	md_h2stream *conn_prev, *conn_next;
+	LIST_ENTRY(md_h2stream) conn_link; /* in conn->streams */
 	md_grpc_decoder dec;
 	int in_closed; /* further DATA is ignored */
-	md_h2buf *out_head, *out_tail;
+	struct md_h2buf_q out;
 	int out_end_taken;
 	int started;  /* role->start ran */
 	int deferred; /* the data provider waits for more */
@@ -118,7 +121,7 @@ struct md_h2stream {
 
 struct md_h2conn {
 	md_h2loop *loop;
-	md_h2conn *prev, *next;
+	LIST_ENTRY(md_h2conn) link; /* in loop->conns */
 	unsigned id;
 	int fd;
 	SSL *ssl;
@@ -130,7 +133,7 @@ struct md_h2conn {
 	int64_t deadline;    /* for the handshake and SETTINGS; 0 once ready */
 	uint8_t *wbuf;
 	size_t wcap, wlen, woff;
-	md_h2stream *streams;
+	LIST_HEAD(, md_h2stream) streams;
 	char why[240]; /* why it failed, for the role */
 };
 
@@ -172,14 +175,14 @@ struct md_h2loop {
 	pthread_mutex_t mu;
 
 	/* shared (mu) */
-	md_h2stream *dirty_head, *dirty_tail; /* streams with news for the loop */
+	STAILQ_HEAD(, md_h2stream) dirty; /* streams with news for the loop */
 	int sleeping; /* the loop is in (or entering) poll with no news: wake it */
 	int closed;   /* the loop is gone: nothing posted would be seen */
 	atomic_int stop_req;
 	atomic_int nconns; /* connections open */
 
 	/* loop */
-	md_h2conn *conns;
+	LIST_HEAD(, md_h2conn) conns;
 	unsigned next_id;
 	int stopping;
 	int64_t stop_deadline;

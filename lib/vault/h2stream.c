@@ -20,23 +20,24 @@ static void buf_free(md_h2buf *b)
 	free(b);
 }
 
-static void bufs_free(md_h2buf *b)
+/* Frees every buffer of q (and leaves it empty). */
+static void bufs_free(struct md_h2buf_q *q)
 {
-	while (b) {
-		md_h2buf *next = b->next;
+	md_h2buf *b;
+	while ((b = STAILQ_FIRST(q))) {
+		STAILQ_REMOVE_HEAD(q, link);
 		buf_free(b);
-		b = next;
 	}
 }
 
-static void msgs_free(md_h2msg *m)
+static void msgs_free(struct md_h2msg_q *q)
 {
-	while (m) {
-		md_h2msg *next = m->next;
+	md_h2msg *m;
+	while ((m = STAILQ_FIRST(q))) {
+		STAILQ_REMOVE_HEAD(q, link);
 		md_secret_wipe(m->p, m->len);
 		free(m->p);
 		free(m);
-		m = next;
 	}
 }
 
@@ -47,6 +48,9 @@ void md_h2stream_init(md_h2stream *st, md_h2loop *l, int refs)
 	memset(st, 0, sizeof *st);
 	st->loop = l;
 	st->refs = refs;
+	STAILQ_INIT(&st->in);
+	STAILQ_INIT(&st->pend);
+	STAILQ_INIT(&st->out);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* for a caller's timed wait */
@@ -57,9 +61,9 @@ void md_h2stream_init(md_h2stream *st, md_h2loop *l, int refs)
 
 void md_h2stream_cleanup(md_h2stream *st)
 {
-	msgs_free(st->in_head);
-	bufs_free(st->pend_head);
-	bufs_free(st->out_head);
+	msgs_free(&st->in);
+	bufs_free(&st->pend);
+	bufs_free(&st->out);
 	md_grpc_decoder_free(&st->dec);
 	pthread_cond_destroy(&st->cv);
 }
@@ -85,11 +89,7 @@ void md_h2stream_attach(md_h2stream *st, md_h2conn *c, int32_t id)
 {
 	st->conn = c;
 	st->id = id;
-	st->conn_prev = NULL;
-	st->conn_next = c->streams;
-	if (c->streams)
-		c->streams->conn_prev = st;
-	c->streams = st;
+	LIST_INSERT_HEAD(&c->streams, st, conn_link);
 	nghttp2_session_set_stream_user_data(c->h2, id, st);
 	pthread_mutex_lock(&st->loop->mu);
 	st->refs++;
@@ -105,29 +105,22 @@ void md_h2stream_detach(md_h2stream *st, uint32_t code, const char *why)
 	pthread_mutex_lock(&l->mu);
 	st->detached = 1;
 	st->cancelled = 1;
-	md_h2buf *pend = st->pend_head;
-	st->pend_head = st->pend_tail = NULL;
+	struct md_h2buf_q pend = STAILQ_HEAD_INITIALIZER(pend);
+	STAILQ_CONCAT(&pend, &st->pend);
 	st->queued = 0;
 	pthread_mutex_unlock(&l->mu);
 	/* After the unlock, so a waiter does not wake into a held mu; the
 	 * loop's (or the dirty list's) reference keeps st alive. */
 	pthread_cond_broadcast(&st->cv);
-	bufs_free(pend);
-	bufs_free(st->out_head);
-	st->out_head = st->out_tail = NULL;
+	bufs_free(&pend);
+	bufs_free(&st->out);
 	md_grpc_decoder_free(&st->dec);
 	if (!c)
 		return;
-	if (st->conn_prev)
-		st->conn_prev->conn_next = st->conn_next;
-	else
-		c->streams = st->conn_next;
-	if (st->conn_next)
-		st->conn_next->conn_prev = st->conn_prev;
+	LIST_REMOVE(st, conn_link);
 	if (c->h2 && st->id > 0)
 		nghttp2_session_set_stream_user_data(c->h2, st->id, NULL);
 	st->conn = NULL;
-	st->conn_prev = st->conn_next = NULL;
 	md_h2stream_release(st);
 }
 
@@ -141,27 +134,22 @@ int md_h2stream_post_locked(md_h2stream *st)
 		return 0;
 	st->in_dirty = 1;
 	st->refs++;
-	st->dirty_next = NULL;
-	if (l->dirty_tail)
-		l->dirty_tail->dirty_next = st;
-	else
-		l->dirty_head = st;
-	l->dirty_tail = st;
+	STAILQ_INSERT_TAIL(&l->dirty, st, dirty);
 	return l->sleeping;
 }
 
 void md_h2stream_process_dirty(md_h2loop *l)
 {
+	STAILQ_HEAD(, md_h2stream) batch = STAILQ_HEAD_INITIALIZER(batch);
 	pthread_mutex_lock(&l->mu);
-	md_h2stream *st = l->dirty_head;
-	l->dirty_head = l->dirty_tail = NULL;
+	STAILQ_CONCAT(&batch, &l->dirty);
 	pthread_mutex_unlock(&l->mu);
+	md_h2stream *st = STAILQ_FIRST(&batch);
 	while (st) {
-		/* While in_dirty is set no thread links st again, so its
-		 * dirty_next stays ours until read here. */
+		/* While in_dirty is set no thread links st again, so its link
+		 * stays ours until read here. */
 		pthread_mutex_lock(&l->mu);
-		md_h2stream *next = st->dirty_next;
-		st->dirty_next = NULL;
+		md_h2stream *next = STAILQ_NEXT(st, dirty);
 		st->in_dirty = 0;
 		pthread_mutex_unlock(&l->mu);
 		md_h2stream_process(st);
@@ -185,14 +173,7 @@ void md_h2stream_process(md_h2stream *st)
 {
 	md_h2loop *l = st->loop;
 	pthread_mutex_lock(&l->mu);
-	if (st->pend_head) {
-		if (st->out_tail)
-			st->out_tail->next = st->pend_head;
-		else
-			st->out_head = st->pend_head;
-		st->out_tail = st->pend_tail;
-		st->pend_head = st->pend_tail = NULL;
-	}
+	STAILQ_CONCAT(&st->out, &st->pend);
 	st->out_end_taken |= st->out_end;
 	int cancel_req = st->cancel_req, detached = st->detached;
 	pthread_mutex_unlock(&l->mu);
@@ -204,7 +185,7 @@ void md_h2stream_process(md_h2stream *st)
 	}
 	int rc = 0;
 	if (!st->started) {
-		if (!st->out_head && !st->out_end_taken)
+		if (STAILQ_EMPTY(&st->out) && !st->out_end_taken)
 			return;
 		st->started = 1;
 		rc = l->role->start(st);
@@ -224,8 +205,8 @@ static ssize_t provide(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len
 	(void)h2, (void)id, (void)ud;
 	md_h2stream *st = src->ptr;
 	size_t n = 0, done = 0;
-	while (n < length && st->out_head) {
-		md_h2buf *b = st->out_head;
+	md_h2buf *b;
+	while (n < length && (b = STAILQ_FIRST(&st->out))) {
 		size_t take = b->len - b->off;
 		if (take > length - n)
 			take = length - n;
@@ -233,9 +214,7 @@ static ssize_t provide(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len
 		b->off += take;
 		n += take;
 		if (b->off == b->len) {
-			st->out_head = b->next;
-			if (!st->out_head)
-				st->out_tail = NULL;
+			STAILQ_REMOVE_HEAD(&st->out, link);
 			done += b->len;
 			buf_free(b);
 		}
@@ -248,7 +227,7 @@ static ssize_t provide(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len
 		if (wake)
 			pthread_cond_broadcast(&st->cv);
 	}
-	if (!st->out_head && st->out_end_taken) {
+	if (STAILQ_EMPTY(&st->out) && st->out_end_taken) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 		if (st->loop->role->trailers) {
 			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
@@ -276,17 +255,15 @@ int md_h2stream_recv(md_h2stream *st, uint8_t **msg, size_t *len)
 	*len = 0;
 	pthread_mutex_lock(&l->mu);
 	st->blocked++;
-	while (!st->in_head && !st->in_eof && !st->cancelled)
+	while (STAILQ_EMPTY(&st->in) && !st->in_eof && !st->cancelled)
 		pthread_cond_wait(&st->cv, &l->mu);
 	st->blocked--;
 	int rc = 0;
 	if (st->cancelled) {
 		rc = -1;
-	} else if (st->in_head) {
-		md_h2msg *m = st->in_head;
-		st->in_head = m->next;
-		if (!st->in_head)
-			st->in_tail = NULL;
+	} else if (!STAILQ_EMPTY(&st->in)) {
+		md_h2msg *m = STAILQ_FIRST(&st->in);
+		STAILQ_REMOVE_HEAD(&st->in, link);
 		*msg = m->p;
 		*len = m->len;
 		free(m);
@@ -304,7 +281,6 @@ int md_h2stream_send(md_h2stream *st, const uint8_t *msg, size_t len, int end)
 	md_h2buf *b = malloc(sizeof *b + 5 + len);
 	if (!b)
 		return -1;
-	b->next = NULL;
 	b->len = 5 + len;
 	b->off = 0;
 	md_grpc_frame_prefix(b->data, len);
@@ -322,11 +298,7 @@ int md_h2stream_send(md_h2stream *st, const uint8_t *msg, size_t len, int end)
 		buf_free(b);
 		return -1;
 	}
-	if (st->pend_tail)
-		st->pend_tail->next = b;
-	else
-		st->pend_head = b;
-	st->pend_tail = b;
+	STAILQ_INSERT_TAIL(&st->pend, b, link);
 	st->queued += b->len;
 	st->out_end = end;
 	int wake = md_h2stream_post_locked(st);
@@ -369,15 +341,10 @@ static int on_msg(void *ud, uint8_t *msg, size_t len)
 		free(msg);
 		return MD_GRPC_FRAME_NOMEM;
 	}
-	m->next = NULL;
 	m->p = msg;
 	m->len = len;
 	pthread_mutex_lock(&st->loop->mu);
-	if (st->in_tail)
-		st->in_tail->next = m;
-	else
-		st->in_head = m;
-	st->in_tail = m;
+	STAILQ_INSERT_TAIL(&st->in, m, link);
 	int wake = st->blocked;
 	pthread_mutex_unlock(&st->loop->mu);
 	if (wake)
