@@ -33,6 +33,14 @@ static inline int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Tests wait for a state, never for a while: WAIT_UNTIL polls cond with a
+ * short pause until it holds, bounded only against a hang (HANG_MS); the
+ * caller then asserts cond (a hang fails there, not in a check timeout). */
+#define HANG_MS 20000
+#define WAIT_UNTIL(cond)                                                         \
+	for (int64_t until_ = now_ms() + HANG_MS; !(cond) && now_ms() < until_;) \
+		usleep(5000)
+
 /* ---- the server under test ---- */
 
 static struct {

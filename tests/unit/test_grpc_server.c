@@ -91,8 +91,7 @@ START_TEST(py_idle_after_host_leaves)
 	ck_assert_int_eq(atomic_load(&T.idle_calls), 0);
 	ck_assert_int_eq(run_client("echo"), 0);
 	/* python exited: its connection closes, the server goes idle */
-	for (int i = 0; i < 300 && atomic_load(&T.idle_calls) == 0; i++)
-		usleep(10000);
+	WAIT_UNTIL(atomic_load(&T.idle_calls) != 0);
 	ck_assert_int_eq(atomic_load(&T.idle_calls), 1);
 	ck_assert_int_eq(md_grpc_server_connections(T.srv), 0);
 }

@@ -397,8 +397,7 @@ START_TEST(raw_client_reset_cancels_call)
 	}
 	nghttp2_submit_rst_stream(c.h2, NGHTTP2_FLAG_NONE, c.sid, NGHTTP2_CANCEL);
 	ck_assert_int_eq(nghttp2_session_send(c.h2), 0);
-	for (int i = 0; i < 300 && !atomic_load(&T.hold_cancelled); i++)
-		usleep(10000);
+	WAIT_UNTIL(atomic_load(&T.hold_cancelled));
 	ck_assert_int_eq(atomic_load(&T.hold_cancelled), 1);
 	/* the connection still serves */
 	c_request(&c, "POST", "/test.Svc/Echo", "application/grpc", b, 8, 0);
@@ -475,8 +474,7 @@ START_TEST(idle_and_connection_count)
 	ck_assert_int_eq(md_grpc_server_connections(T.srv), 1);
 	ck_assert_int_eq(atomic_load(&T.idle_calls), 0);
 	c_free(&c);
-	for (int i = 0; i < 300 && atomic_load(&T.idle_calls) == 0; i++)
-		usleep(10000);
+	WAIT_UNTIL(atomic_load(&T.idle_calls) != 0);
 	ck_assert_int_eq(atomic_load(&T.idle_calls), 1);
 	ck_assert_int_eq(md_grpc_server_connections(T.srv), 0);
 }
