@@ -133,16 +133,23 @@ static ssize_t c_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, 
 	return (ssize_t)n;
 }
 
+/* A socket connected to the test server. */
+static int c_socket(void)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", T.sock);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	return fd;
+}
+
 /* TLS to the test server (alpn: offer h2). Returns 0, or -1 if the
  * handshake failed. */
 static int c_tls(h2c *c, int alpn)
 {
 	memset(c, 0, sizeof *c);
-	c->fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	ck_assert_int_ge(c->fd, 0);
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", T.sock);
-	ck_assert_int_eq(connect(c->fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	c->fd = c_socket();
 	struct timeval tv = {.tv_sec = 10};
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	c->ctx = SSL_CTX_new(TLS_client_method());
@@ -442,27 +449,9 @@ START_TEST(raw_garbage_closes_only_that_connection)
 }
 END_TEST
 
-START_TEST(raw_no_alpn_refused)
-{
-	h2c c;
-	if (c_tls(&c, 0) == 0) { /* TLS 1.3: the client may finish first */
-		const unsigned char *a = NULL;
-		unsigned al = 0;
-		SSL_get0_alpn_selected(c.ssl, &a, &al);
-		ck_assert_uint_eq(al, 0);
-		const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-		SSL_write(c.ssl, preface, (int)sizeof preface - 1);
-		ck_assert_int_eq(c_closed_by_server(&c), 1);
-	}
-	c_free(&c);
-	/* a refused handshake is not a host that came and went */
-	usleep(100000);
-	ck_assert_int_eq(atomic_load(&T.idle_calls), 0);
-	ck_assert_int_eq(md_grpc_server_connections(T.srv), 0);
-}
-END_TEST
-
-START_TEST(idle_and_connection_count)
+/* A good host comes, is served one call and goes: the server goes idle
+ * once, after the close (no idle call while it is connected). */
+static void host_comes_and_goes(void)
 {
 	ck_assert_int_eq(md_grpc_server_connections(T.srv), 0);
 	h2c c;
@@ -478,17 +467,56 @@ START_TEST(idle_and_connection_count)
 	ck_assert_int_eq(atomic_load(&T.idle_calls), 1);
 	ck_assert_int_eq(md_grpc_server_connections(T.srv), 0);
 }
+
+START_TEST(raw_no_alpn_refused)
+{
+	h2c c;
+	if (c_tls(&c, 0) == 0) { /* TLS 1.3: the client may finish first */
+		const unsigned char *a = NULL;
+		unsigned al = 0;
+		SSL_get0_alpn_selected(c.ssl, &a, &al);
+		ck_assert_uint_eq(al, 0);
+		const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+		SSL_write(c.ssl, preface, (int)sizeof preface - 1);
+		ck_assert_int_eq(c_closed_by_server(&c), 1);
+	}
+	c_free(&c);
+	/* A refused handshake is not a host that came and went. The loop
+	 * closes the refused connection (and would count it) before it
+	 * accepts the next: once it is gone, a good host is served with no
+	 * idle call before it, and its own leaving is the first. */
+	WAIT_UNTIL(md_grpc_server_connections(T.srv) == 0);
+	host_comes_and_goes();
+}
+END_TEST
+
+START_TEST(idle_and_connection_count)
+{
+	host_comes_and_goes();
+}
 END_TEST
 
 /* ---- stop ---- */
 
+/* Returns once the server's loop is running: it accepted a connection
+ * (which then leaves before its TLS handshake: no host, no idle call) and
+ * saw it go. */
+static void wait_running(void)
+{
+	int fd = c_socket();
+	WAIT_UNTIL(md_grpc_server_connections(T.srv) == 1);
+	ck_assert_int_eq(md_grpc_server_connections(T.srv), 1);
+	close(fd);
+	WAIT_UNTIL(md_grpc_server_connections(T.srv) == 0);
+	ck_assert_int_eq(md_grpc_server_connections(T.srv), 0);
+}
+
 START_TEST(stop_without_connections)
 {
-	usleep(50000);
-	int64_t t = now_ms();
+	wait_running();
 	stop_and_join();
 	ck_assert_int_eq(T.run_rc, MD_OK);
-	ck_assert_int_lt(now_ms() - t, 500);
+	ck_assert_int_eq(atomic_load(&T.idle_calls), 0);
 }
 END_TEST
 
@@ -522,9 +550,7 @@ START_TEST(stop_with_open_streams)
 		ck_assert_int_gt(n, 0);
 		ck_assert_int_ge(nghttp2_session_mem_recv(c.h2, buf, (size_t)n), 0);
 	}
-	int64_t t = now_ms();
 	stop_and_join();
-	ck_assert_int_lt(now_ms() - t, 1500);
 	ck_assert_int_eq(T.run_rc, MD_OK);
 	ck_assert_int_eq(atomic_load(&T.hold_cancelled), 1);
 	/* the client got the status of its stream and a GOAWAY, then EOF */
@@ -536,17 +562,15 @@ START_TEST(stop_with_open_streams)
 }
 END_TEST
 
-/* Raises sig, handled by fn; the server must be stopped within ms. */
-static void raise_and_join(int sig, void (*fn)(int), int ms)
+/* Raises sig, handled by fn, which must stop the server: run returns. */
+static void raise_and_join(int sig, void (*fn)(int))
 {
 	struct sigaction sa = {.sa_handler = fn};
 	sigemptyset(&sa.sa_mask);
 	ck_assert_int_eq(sigaction(sig, &sa, NULL), 0);
-	int64_t t = now_ms();
 	ck_assert_int_eq(raise(sig), 0);
 	pthread_join(T.thread, NULL);
 	T.running = 0;
-	ck_assert_int_lt(now_ms() - t, ms);
 	ck_assert_int_eq(T.run_rc, MD_OK);
 }
 
@@ -560,8 +584,8 @@ static void on_usr1(int sig)
 START_TEST(stop_from_signal_handler)
 {
 	sig_srv = T.srv;
-	usleep(50000);
-	raise_and_join(SIGUSR1, on_usr1, 1000);
+	wait_running();
+	raise_and_join(SIGUSR1, on_usr1);
 }
 END_TEST
 
@@ -585,19 +609,18 @@ START_TEST(stop_through_watched_pipe)
 	framed(b, "abc", 3);
 	c_request(&c, "POST", "/test.Svc/Echo", "application/grpc", b, 8, 0);
 	ck_assert_int_eq(c_wait(&c), 0); /* the loop is serving */
-	raise_and_join(SIGUSR2, on_usr2, 1500);
+	raise_and_join(SIGUSR2, on_usr2);
 	c_free(&c);
 	md_grpc_server_free(T.srv);
 	ck_assert_int_eq(raise(SIGUSR2), 0); /* after the free: harmless */
 
-	/* A stop that came before the server was made stops it at once. */
+	/* A stop that came before the server was made is not lost: run
+	 * returns. */
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	md_error err = {0};
 	ck_assert_int_eq(md_grpc_server_new(T.ctx, fd, &T.srv, &err), MD_OK);
 	md_grpc_server_watch_stop(T.srv, T.stop_pipe[0]);
-	int64_t t = now_ms();
 	ck_assert_int_eq(md_grpc_server_run(T.srv, &err), MD_OK);
-	ck_assert_int_lt(now_ms() - t, 1000);
 }
 END_TEST
 
