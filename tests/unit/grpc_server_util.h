@@ -54,11 +54,10 @@ static struct {
 	int running;
 	int run_rc;
 	md_error run_err;
-	atomic_llong stop_called_ms; /* when Shutdown asked to stop */
-	atomic_llong returned_ms;    /* when run returned */
+	atomic_int shutdown_called; /* the Shutdown handler asked to stop */
 	atomic_int idle_calls;
 	atomic_int hold_cancelled;
-	atomic_int count_handlers;
+	atomic_int together; /* calls that entered h_together */
 } T;
 
 static inline int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
@@ -157,7 +156,9 @@ static inline void h_stream(md_grpc_call *c, void *ud)
 		int k = snprintf(item, sizeof item, "item-%d", i);
 		if (md_grpc_call_send(c, (const uint8_t *)item, (size_t)k) != 0)
 			return;
-		usleep(2000); /* the client sees the items as they come */
+		/* A handler that produces its items over time (behaviour under
+		 * test: the client sees them as they come), not a wait. */
+		usleep(2000);
 	}
 	md_grpc_call_finish(c, MD_GRPC_OK, NULL);
 }
@@ -200,19 +201,20 @@ static inline void h_bidi(md_grpc_call *c, void *ud)
 		md_grpc_call_finish(c, MD_GRPC_OK, "done");
 }
 
-static inline void h_sleep(md_grpc_call *c, void *ud)
+/* Echoes once TOGETHER calls are in it at once: calls that were served one
+ * after the other would never all be in together (client.py's concurrent
+ * mode proves concurrency by this state, not by a clock). */
+#define TOGETHER 100
+
+static inline void h_together(md_grpc_call *c, void *ud)
 {
-	(void)ud;
-	uint8_t *m;
-	size_t n;
-	if (md_grpc_call_recv(c, &m, &n) != 1) {
-		md_grpc_call_finish(c, MD_GRPC_INVALID_ARGUMENT, "no request message");
+	atomic_fetch_add(&T.together, 1);
+	WAIT_UNTIL(atomic_load(&T.together) >= TOGETHER);
+	if (atomic_load(&T.together) < TOGETHER) {
+		md_grpc_call_finish(c, MD_GRPC_DEADLINE_EXCEEDED, "the calls never were all in at once");
 		return;
 	}
-	usleep(200 * 1000);
-	md_grpc_call_send(c, m, n);
-	free(m);
-	md_grpc_call_finish(c, MD_GRPC_OK, NULL);
+	h_echo(c, ud);
 }
 
 static const char fail_msg[] = "100% sure\nnot \xc3\xbcn\xc3\xaf";
@@ -253,7 +255,7 @@ static inline void h_shutdown(md_grpc_call *c, void *ud)
 		free(m);
 	md_grpc_call_send(c, (const uint8_t *)"", 0);
 	md_grpc_call_finish(c, MD_GRPC_OK, NULL);
-	atomic_store(&T.stop_called_ms, now_ms());
+	atomic_store(&T.shutdown_called, 1);
 	md_grpc_server_stop(s);
 }
 
@@ -304,7 +306,6 @@ static inline void *server_main(void *arg)
 {
 	(void)arg;
 	T.run_rc = md_grpc_server_run(T.srv, &T.run_err);
-	atomic_store(&T.returned_ms, now_ms());
 	return NULL;
 }
 
@@ -334,7 +335,7 @@ static inline void setup(void)
 	} routes[] = {
 		{"/test.Svc/Echo", h_echo},	    {"/test.Svc/Stream", h_stream},
 		{"/test.Svc/Count", h_count},	    {"/test.Svc/Bidi", h_bidi},
-		{"/test.Svc/Sleep", h_sleep},	    {"/test.Svc/Fail", h_fail},
+		{"/test.Svc/Together", h_together}, {"/test.Svc/Fail", h_fail},
 		{"/test.Svc/NoFinish", h_nofinish}, {"/test.Svc/Hold", h_hold},
 		{"/test.Svc/Shutdown", h_shutdown}, {"/test.Svc/Path", h_path},
 		{"/test.Svc/Flood", h_flood},
