@@ -41,6 +41,11 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Tests wait for a state, never for a while: a server that is ready, and
+ * server.py's counts (wait_count), polled with a short pause. HANG_MS
+ * bounds a wait against a hang only. */
+#define HANG_MS 30000
+
 static void write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -90,11 +95,11 @@ static void start_server(struct env *e)
 	/* Wait for "ready" (importing grpc takes a moment, more under ASan). */
 	char line[64] = "";
 	size_t have = 0;
-	int64_t deadline = now_ms() + 20000;
+	int64_t deadline = now_ms() + HANG_MS;
 	while (have < sizeof line - 1 && strchr(line, '\n') == NULL) {
 		struct pollfd pf = {.fd = out[0], .events = POLLIN};
 		int64_t left = deadline - now_ms();
-		ck_assert_msg(left > 0, "server.py did not get ready in 20 s");
+		ck_assert_msg(left > 0, "server.py did not get ready in %d s", HANG_MS / 1000);
 		if (poll(&pf, 1, (int)left) <= 0)
 			continue;
 		ssize_t n = read(out[0], line + have, sizeof line - 1 - have);
@@ -190,6 +195,28 @@ static void expect_echo(md_grpc_client *cl, const char *path, const void *req, s
 	free(r.resp);
 }
 
+/* The count server.py keeps under name (/test.Echo/Count). */
+static int server_count(md_grpc_client *cl, const char *name)
+{
+	struct result r = call(cl, "/test.Echo/Count", name, strlen(name), 10000);
+	ck_assert_msg(r.rc == MD_OK && r.status == 0, "count %s: %s", name, r.err.msg);
+	char num[16] = "";
+	memcpy(num, r.resp, r.len < sizeof num - 1 ? r.len : sizeof num - 1);
+	free(r.resp);
+	return atoi(num);
+}
+
+/* Waits until that count is want. */
+static void wait_count(md_grpc_client *cl, const char *name, int want)
+{
+	int64_t until = now_ms() + HANG_MS;
+	int n;
+	while ((n = server_count(cl, name)) != want) {
+		ck_assert_msg(now_ms() < until, "server count %s is %d, not %d", name, n, want);
+		usleep(5000);
+	}
+}
+
 /* ---- tests ---- */
 
 START_TEST(unary_echo)
@@ -276,8 +303,8 @@ static void *worker_main(void *p)
 {
 	struct worker *w = p;
 	char req[32];
-	int n = snprintf(req, sizeof req, "slow %d", w->idx);
-	struct result r = call(w->cl, "/test.Echo/Slow", req, (size_t)n, 10000);
+	int n = snprintf(req, sizeof req, "%d %d", NTHREADS, w->idx);
+	struct result r = call(w->cl, "/test.Echo/Together", req, (size_t)n, HANG_MS);
 	w->ok = r.rc == MD_OK && r.status == 0 && r.len == (size_t)n &&
 		memcmp(r.resp, req, (size_t)n) == 0;
 	snprintf(w->err, sizeof w->err, "%s", r.err.msg);
@@ -292,19 +319,16 @@ START_TEST(concurrent_100_threads)
 	expect_echo(e.cl, "/test.Echo/Unary", "warm", 4);
 	static struct worker w[NTHREADS];
 	pthread_t th[NTHREADS];
-	int64_t t0 = now_ms();
 	for (int i = 0; i < NTHREADS; i++) {
 		w[i] = (struct worker){.cl = e.cl, .idx = i};
 		ck_assert_int_eq(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
 	}
 	for (int i = 0; i < NTHREADS; i++)
 		pthread_join(th[i], NULL);
-	int64_t elapsed = now_ms() - t0;
+	/* Together answers only once all 100 calls are in it at once: calls
+	 * the client made one after the other would get no answer. */
 	for (int i = 0; i < NTHREADS; i++)
 		ck_assert_msg(w[i].ok, "call %d failed: %s", i, w[i].err);
-	/* 100 calls of 200 ms each: 20 s if serialized. */
-	ck_assert_msg(elapsed < 5000, "100 concurrent calls took %lld ms", (long long)elapsed);
-	fprintf(stderr, "concurrent_100_threads: %lld ms\n", (long long)elapsed);
 	env_down(&e);
 }
 END_TEST
@@ -321,11 +345,11 @@ START_TEST(call_timeout)
 	ck_assert_msg(strstr(r.err.msg, "within 50 ms") != NULL, "message: %s", r.err.msg);
 	ck_assert_ptr_null(r.resp);
 	ck_assert_int_ge(elapsed, 45);
-	ck_assert_int_lt(elapsed, 1000);
-	/* The connection survives the reset stream, also once the late answer
-	 * to the abandoned call has arrived. */
+	/* The connection survives the reset stream, also once the server is
+	 * done with the abandoned call: its late answer, if it sent one, came
+	 * before the answer that says so. */
 	expect_echo(e.cl, "/test.Echo/Unary", "still here", 10);
-	usleep(300 * 1000);
+	wait_count(e.cl, "slow", 0);
 	expect_echo(e.cl, "/test.Echo/Unary", "and now", 7);
 	env_down(&e);
 }
@@ -378,23 +402,33 @@ START_TEST(timeouts_race_completions)
 	fprintf(stderr, "timeouts_race_completions: %d echoed, %d timed out\n", counts[1],
 		counts[2]);
 	ck_assert_int_gt(counts[2], 0);
-	usleep(300 * 1000); /* late answers to abandoned calls arrive */
+	wait_count(e.cl, "slow", 0); /* late answers to abandoned calls came */
 	expect_echo(e.cl, "/test.Echo/Unary", "intact", 6);
 	env_down(&e);
 }
 END_TEST
 
-struct killer {
-	pid_t pid;
-	int delay_ms;
+/* A call the server holds (/test.Echo/Hold) on a thread of its own:
+ * held_start returns once the server has it. */
+struct held {
+	md_grpc_client *cl;
+	int timeout_ms;
+	pthread_t th;
+	struct result r;
 };
 
-static void *killer_main(void *p)
+static void *held_main(void *p)
 {
-	struct killer *k = p;
-	usleep((useconds_t)k->delay_ms * 1000);
-	kill(k->pid, SIGKILL);
+	struct held *h = p;
+	h->r = call(h->cl, "/test.Echo/Hold", "held", 4, h->timeout_ms);
 	return NULL;
+}
+
+static void held_start(struct held *h, md_grpc_client *cl, int timeout_ms)
+{
+	*h = (struct held){.cl = cl, .timeout_ms = timeout_ms};
+	ck_assert_int_eq(pthread_create(&h->th, NULL, held_main, h), 0);
+	wait_count(cl, "held", 1);
 }
 
 START_TEST(server_killed_mid_call)
@@ -402,28 +436,22 @@ START_TEST(server_killed_mid_call)
 	struct env e;
 	env_up(&e, 1);
 	expect_echo(e.cl, "/test.Echo/Unary", "before", 6);
-	struct killer k = {e.pid, 50};
-	pthread_t th;
-	ck_assert_int_eq(pthread_create(&th, NULL, killer_main, &k), 0);
-	int64_t t0 = now_ms();
-	struct result r = call(e.cl, "/test.Echo/Slow", "doomed", 6, 5000);
-	int64_t elapsed = now_ms() - t0;
-	pthread_join(th, NULL);
+	struct held h;
+	held_start(&h, e.cl, HANG_MS);
+	kill(e.pid, SIGKILL);
+	pthread_join(h.th, NULL);
 	waitpid(e.pid, NULL, 0);
 	e.pid = 0;
-	ck_assert_int_eq(r.rc, MD_ETRANSIENT);
-	ck_assert_msg(strstr(r.err.msg, "lost") != NULL, "message: %s", r.err.msg);
-	ck_assert_ptr_null(r.resp);
-	ck_assert_msg(elapsed < 2000, "took %lld ms to notice", (long long)elapsed);
-	fprintf(stderr, "server_killed_mid_call: %s\n", r.err.msg);
+	ck_assert_int_eq(h.r.rc, MD_ETRANSIENT);
+	ck_assert_msg(strstr(h.r.err.msg, "lost") != NULL, "message: %s", h.r.err.msg);
+	ck_assert_ptr_null(h.r.resp);
+	fprintf(stderr, "server_killed_mid_call: %s\n", h.r.err.msg);
 
-	/* Later calls fail fast, with a clear message. */
-	t0 = now_ms();
-	r = call(e.cl, "/test.Echo/Unary", "after", 5, 5000);
-	elapsed = now_ms() - t0;
+	/* Later calls fail at once, with a clear message ("gone" is said
+	 * before any wait; a wait would end in "within"). */
+	struct result r = call(e.cl, "/test.Echo/Unary", "after", 5, 5000);
 	ck_assert_int_eq(r.rc, MD_ETRANSIENT);
 	ck_assert_msg(strstr(r.err.msg, "gone") != NULL, "message: %s", r.err.msg);
-	ck_assert_int_lt(elapsed, 100);
 	fprintf(stderr, "server_killed_mid_call, later: %s\n", r.err.msg);
 	env_down(&e);
 }
@@ -499,31 +527,17 @@ START_TEST(dial_nothing_there)
 END_TEST
 
 /* Closing the client with calls in flight fails them and returns. */
-struct closer {
-	md_grpc_client *cl;
-	struct result r;
-};
-
-static void *closer_call(void *p)
-{
-	struct closer *cc = p;
-	cc->r = call(cc->cl, "/test.Echo/Slow", "late", 4, 0);
-	return NULL;
-}
-
 START_TEST(free_with_call_in_flight)
 {
 	struct env e;
 	env_up(&e, 1);
-	struct closer cc = {.cl = e.cl};
-	pthread_t th;
-	ck_assert_int_eq(pthread_create(&th, NULL, closer_call, &cc), 0);
-	usleep(50 * 1000);
+	struct held h;
+	held_start(&h, e.cl, 0); /* no time limit: only the free ends it */
 	md_grpc_client_free(e.cl);
 	e.cl = NULL;
-	pthread_join(th, NULL);
-	ck_assert_int_eq(cc.r.rc, MD_ETRANSIENT);
-	ck_assert_msg(strstr(cc.r.err.msg, "closed") != NULL, "message: %s", cc.r.err.msg);
+	pthread_join(h.th, NULL);
+	ck_assert_int_eq(h.r.rc, MD_ETRANSIENT);
+	ck_assert_msg(strstr(h.r.err.msg, "closed") != NULL, "message: %s", h.r.err.msg);
 	env_down(&e);
 }
 END_TEST
