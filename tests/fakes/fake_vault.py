@@ -69,7 +69,7 @@ from urllib.parse import urlsplit, parse_qs
 sys.dont_write_bytecode = True  # no __pycache__ beside the fakes
 from hold import generation, hold, release  # noqa: E402 (tests/fakes/hold.py)
 
-LOCK = threading.Lock()
+LOCK = threading.RLock()  # reentrant: send() logs while a handler may hold it
 ARGS = None
 ROOT_TOKEN = None
 APPROLES = {}  # role_id -> secret_id
@@ -136,6 +136,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def send(self, status, obj=None, headers=None):
         data = b"" if obj is None else json.dumps(obj).encode()
+        # The request is in the log before its answer leaves: a client that
+        # has the answer (and a test that then reads /_fake/state) sees it.
+        entry = getattr(self, "_entry", None)
+        if entry is not None:
+            entry["status"] = status
+            self.log_entry(entry)
         self.send_response(status)
         if obj is not None:
             self.send_header("Content-Type", "application/json")
@@ -181,6 +187,7 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         path = url.path
         self._status = None
+        self._entry = None  # a kept-alive connection's handler serves many
         if path.startswith("/_fake/"):
             return self.control(path)
         with LOCK:
@@ -196,6 +203,7 @@ class Handler(BaseHTTPRequestHandler):
         ns = (self.headers.get("X-Vault-Namespace") or "").strip("/")
         entry = {"method": self.command, "path": path, "namespace": ns, "token": "none",
                  "body_bytes": self._raw_len}
+        self._entry = entry
         fault = self.take_fault(path)
         after_drop = False
         if fault:
@@ -231,6 +239,7 @@ class Handler(BaseHTTPRequestHandler):
             real = self.wfile
             import io
             self.wfile = io.BytesIO()
+            self._entry = None  # logged below, as lost (status 0)
             self.dispatch(path, url.query, ns, body, entry)
             self.wfile = real
             entry["status"] = 0
@@ -261,6 +270,10 @@ class Handler(BaseHTTPRequestHandler):
         return auth + values
 
     def log_entry(self, e):
+        # Once per request: send() may have logged it already.
+        if getattr(self, "_logged", None) is e:
+            return
+        self._logged = e
         with LOCK:
             STATE.log.append(e)
 
